@@ -1,0 +1,266 @@
+"""The trusted side of the worker protocol: one session per submission, restarted after any failure.
+
+A :class:`WorkerSession` starts a worker through a sandbox backend on first use, sends requests with
+a wall-clock deadline, and turns every way a worker can go wrong into one exception type with a
+message a student can act on. After a crash, a timeout or a protocol violation it kills the worker;
+the next request starts a fresh one. Objects created in the old worker are then gone, and their
+handles say so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import selectors
+import signal
+import threading
+import time
+from typing import Any
+
+from .sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
+from .worker import protocol
+
+#: How much of what the student prints is kept per check; the rest is read and dropped.
+OUTPUT_CAP_BYTES = 1024 * 1024
+START_TIMEOUT_S = 60.0
+
+
+class WorkerFailure(Exception):
+    """The worker could not answer: ``kind`` is crash, timeout, protocol, exception or unavailable."""
+
+    def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.details = details or {}
+
+
+class StudentException(WorkerFailure):
+    """Student code raised; the worker is alive. ``details`` has type, message, where, traceback."""
+
+    def __init__(self, details: dict[str, Any]) -> None:
+        name = str(details.get("type", "Exception"))
+        message = str(details.get("message", ""))
+        where = details.get("where") or []
+        place = ""
+        if where and isinstance(where[-1], dict):
+            last = where[-1]
+            place = f" ({last.get('file')}, line {last.get('line')}"
+            place += f", in {last.get('function')})" if last.get("function") else ")"
+        super().__init__("exception", f"{name}: {message}{place}" if message else f"{name}{place}", details)
+        self.type_name = name
+
+
+class _OutputCollector(threading.Thread):
+    """Drains the worker's stderr so it can never block, keeping at most ``cap`` bytes."""
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        super().__init__(daemon=True)
+        self._fd = stream.fileno()
+        self._cap = cap
+        self._lock = threading.Lock()
+        self._kept = bytearray()
+        self._dropped = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                room = self._cap - len(self._kept)
+                if room > 0:
+                    self._kept += chunk[:room]
+                self._dropped += max(0, len(chunk) - max(room, 0))
+
+    def take(self) -> str:
+        with self._lock:
+            text = self._kept.decode("utf-8", errors="replace")
+            if self._dropped:
+                text += f"\n... ({self._dropped} more bytes of output not shown)"
+            self._kept.clear()
+            self._dropped = 0
+        return text
+
+
+@dataclasses.dataclass
+class _Live:
+    process: WorkerProcess
+    output: _OutputCollector
+    generation: int
+    buffer: bytearray = dataclasses.field(default_factory=bytearray)
+
+
+class WorkerSession:
+    """A restartable connection to one submission's worker."""
+
+    def __init__(self, sandbox: Sandbox, spec: LaunchSpec, output_cap: int = OUTPUT_CAP_BYTES) -> None:
+        self.sandbox = sandbox
+        self.spec = spec
+        self.output_cap = output_cap
+        self._live: _Live | None = None
+        self._generation = 0
+        self._next_id = 1
+        self._orphan_output = ""
+        self.starts = 0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """Increments with every fresh worker; handles from an older generation are stale."""
+        return self._generation
+
+    def _ensure_started(self, timeout: float) -> _Live:
+        if self._live is not None:
+            return self._live
+        try:
+            process = self.sandbox.start(self.spec)
+        except SandboxUnavailable as exc:
+            raise WorkerFailure("unavailable", str(exc)) from None
+        self._generation += 1
+        self.starts += 1
+        output = _OutputCollector(process.stderr, self.output_cap)
+        output.start()
+        live = _Live(process, output, self._generation)
+        self._live = live
+        header, _ = self._read_message(live, time.monotonic() + max(timeout, START_TIMEOUT_S), "start-up")
+        if header.get("id") != 0 or header.get("ok") is not True:
+            self._fail(live, "protocol", "the worker did not start properly")
+        return live
+
+    def close(self) -> None:
+        """Kill the worker (if any) and everything it started."""
+        if self._live is not None:
+            live, self._live = self._live, None
+            live.process.close()
+            live.output.join(timeout=2)
+
+    def restart(self) -> None:
+        """Drop the current worker; the next request starts a fresh one."""
+        self.close()
+
+    def take_output(self) -> str:
+        """Return and forget what the worker printed since the last call (capped)."""
+        text, self._orphan_output = self._orphan_output, ""
+        if self._live is not None:
+            text += self._live.output.take()
+        return text
+
+    def __enter__(self) -> WorkerSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- requests -------------------------------------------------------------------
+
+    def request(self, body: dict[str, Any], timeout: float, *, what: str = "") -> tuple[Any, dict[str, Any]]:
+        """Send one request; return ``(value, extras)`` where extras holds the reply's other fields.
+
+        Raises :class:`StudentException` when student code raised (worker kept), or
+        :class:`WorkerFailure` after killing the worker for a crash, timeout or protocol error.
+        """
+        what = what or str(body.get("op"))
+        live = self._ensure_started(timeout)
+        request_id = self._next_id
+        self._next_id += 1
+        blobs: list[bytes] = []
+        payload = protocol.encode_value(body, blobs)
+        deadline = time.monotonic() + timeout
+        try:
+            protocol.write_message(live.process.stdin, {"id": request_id, "body": payload}, blobs)
+        except (BrokenPipeError, OSError, ValueError):
+            self._fail(live, "crash", self._death_message(live, what))
+        header, reply_blobs = self._read_message(live, deadline, what)
+        if header.get("id") != request_id:
+            self._fail(live, "protocol", f"the worker answered out of turn during {what}")
+        if header.get("ok") is True:
+            try:
+                reply = protocol.decode_value(header.get("body"), reply_blobs)
+            except protocol.ProtocolError as exc:
+                self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
+            if not isinstance(reply, dict) or "value" not in reply:
+                self._fail(live, "protocol", f"the worker sent a malformed reply during {what}")
+            value = reply.pop("value")
+            return value, reply
+        if header.get("ok") is False and isinstance(header.get("error"), dict):
+            raise StudentException(header["error"])
+        self._fail(live, "protocol", f"the worker sent a malformed reply during {what}")
+        raise AssertionError("unreachable")
+
+    def _read_message(self, live: _Live, deadline: float, what: str) -> tuple[dict[str, Any], list[bytes]]:
+        try:
+            header = protocol.parse_header(self._read_frame(live, deadline, what))
+        except protocol.ProtocolError as exc:
+            self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
+        try:
+            count = protocol.header_array_count(header)
+        except protocol.ProtocolError as exc:
+            self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
+        blobs = [self._read_frame(live, deadline, what) for _ in range(count)]
+        return header, blobs
+
+    def _read_frame(self, live: _Live, deadline: float, what: str) -> bytes:
+        prefix = self._read_bytes(live, 4, deadline, what)
+        try:
+            length = protocol.frame_length(prefix)
+        except protocol.ProtocolError as exc:
+            self._fail(live, "protocol", f"the worker broke the protocol during {what}: {exc}")
+        return self._read_bytes(live, length, deadline, what)
+
+    def _read_bytes(self, live: _Live, n: int, deadline: float, what: str) -> bytes:
+        fd = live.process.stdout.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while len(live.buffer) < n:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    if time.monotonic() >= deadline:
+                        self._fail(live, "timeout", f"{what} did not finish within the time limit")
+                    continue
+                try:
+                    chunk = os.read(fd, max(1 << 16, n - len(live.buffer)))
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self._fail(live, "crash", self._death_message(live, what))
+                live.buffer += chunk
+        data = bytes(live.buffer[:n])
+        del live.buffer[:n]
+        return data
+
+    def _death_message(self, live: _Live, what: str) -> str:
+        status = None
+        for _ in range(50):
+            status = live.process.poll()
+            if status is not None:
+                break
+            time.sleep(0.01)
+        if status is None:
+            return f"the worker stopped answering during {what}"
+        if status < 0 or status > 128:
+            signum = -status if status < 0 else status - 128
+            try:
+                name = signal.Signals(signum).name
+            except ValueError:
+                name = f"signal {signum}"
+            hint = {
+                "SIGSEGV": " (segmentation fault)",
+                "SIGKILL": " (killed: memory or process limit, or the time limit)",
+                "SIGXCPU": " (CPU time limit)",
+                "SIGXFSZ": " (file size limit)",
+            }.get(name, "")
+            return f"the worker died from {name}{hint} during {what}"
+        return f"the worker exited with status {status} during {what}"
+
+    def _fail(self, live: _Live, kind: str, message: str) -> None:
+        """Kill the worker and raise; a later request starts a fresh one."""
+        if self._live is live:
+            self._live = None
+        live.process.close()
+        live.output.join(timeout=2)
+        self._orphan_output += live.output.take()
+        raise WorkerFailure(kind, message)

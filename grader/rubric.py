@@ -1,0 +1,270 @@
+"""Run an assignment's pytest checks in the trusted process and turn their outcomes into results.
+
+The rubric folder is the only pytest root: the submission is never on its path, plugin autoloading
+is off and ``PYTEST_*`` variables from the environment are ignored, so nothing a student ships
+(``conftest.py``, ``pytest.ini``, plugins) can take part. Checks reach the submission only through
+the ``student`` fixture, a proxy to a sandboxed worker.
+
+Markers a check may carry:
+
+- ``points(n)``: its weight (required);
+- ``title("...")``: the human title shown to students;
+- ``hidden``: inputs and details are not shown to students; runs in a worker of its own so that
+  nothing the submission saw there can leak into a visible check's output;
+- ``needs("file.py", ...)``: submission files without which it scores 0 without running;
+- ``training``: runs in a worker with the training limits (more time and memory, data mounted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .assignment import Assignment
+from .compare import CheckFailed
+from .results import CheckResult
+from .rpc import StudentException, WorkerFailure, WorkerSession
+from .sandbox.base import LaunchSpec, Limits, Sandbox
+from .student import Student
+
+SHOWN_OUTPUT_CHARS = 2000
+MIB = 1024 * 1024
+
+
+@dataclasses.dataclass
+class GradingContext:
+    """Everything the checks may use, handed to the plugin by the grading run."""
+
+    assignment: Assignment
+    submission_dir: Path
+    submission_files: tuple[str, ...]
+    submission_sha256: str
+    sandbox: Sandbox
+    data_dir: Path | None = None
+    secret: str = ""
+    slot: int = 0
+
+
+@dataclasses.dataclass
+class Check:
+    """Per-check recorder, given to checks as the ``check`` fixture."""
+
+    fraction: float | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+    diagnosis: str | None = None
+
+    def partial(self, fraction: float) -> None:
+        """Award ``fraction`` of the points even if the check then fails."""
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+
+    def note(self, text: str) -> None:
+        """Add a line of feedback (shown whether the check passes or fails)."""
+        self.notes.append(text)
+
+    def diagnose(self, mistake: str) -> None:
+        """Name the common mistake the submission's output matches."""
+        self.diagnosis = mistake
+
+
+def _marker_arg(item: pytest.Item, name: str, default: Any = None) -> Any:
+    marker = item.get_closest_marker(name)
+    return marker.args[0] if marker and marker.args else default
+
+
+class GradingPlugin:
+    """Provides the rubric's fixtures and collects one :class:`CheckResult` per check."""
+
+    def __init__(self, context: GradingContext) -> None:
+        self.context = context
+        self.results: list[CheckResult] = []
+        self._sessions: dict[tuple[bool, bool], WorkerSession] = {}
+        self._checks: dict[str, Check] = {}
+        self._started: dict[str, float] = {}
+
+    # -- sessions -----------------------------------------------------------------------
+
+    def _limits(self, training: bool) -> Limits:
+        settings = self.context.assignment.limits
+        memory = settings.train_memory_mb if training else settings.memory_mb
+        budget = settings.train_seconds if training else settings.check_seconds
+        return Limits(
+            cpu_seconds=int(budget * 4 + 60),
+            memory_bytes=memory * MIB,
+            max_processes=settings.max_processes,
+            tmpfs_bytes=settings.tmpfs_mb * MIB,
+        )
+
+    def session(self, hidden: bool, training: bool) -> WorkerSession:
+        key = (hidden, training)
+        if key not in self._sessions:
+            spec = LaunchSpec(self.context.submission_dir, self._limits(training), slot=self.context.slot)
+            self._sessions[key] = WorkerSession(self.context.sandbox, spec)
+        return self._sessions[key]
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    @property
+    def worker_starts(self) -> int:
+        return sum(s.starts for s in self._sessions.values())
+
+    # -- fixtures -------------------------------------------------------------------------
+
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> Student:
+        item = request.node
+        training = item.get_closest_marker("training") is not None
+        session = self.session(item.get_closest_marker("hidden") is not None, training)
+        settings = self.context.assignment.limits
+        return Student(session, settings.train_seconds if training else settings.check_seconds)
+
+    @pytest.fixture
+    def check(self, request: pytest.FixtureRequest) -> Check:
+        return self._checks.setdefault(request.node.nodeid, Check())
+
+    @pytest.fixture(scope="session")
+    def assignment(self) -> Assignment:
+        return self.context.assignment
+
+    @pytest.fixture(scope="session")
+    def submission_files(self) -> tuple[str, ...]:
+        return self.context.submission_files
+
+    @pytest.fixture(scope="session")
+    def data_dir(self) -> Path | None:
+        return self.context.data_dir
+
+    @pytest.fixture(scope="session")
+    def hidden_seed(self) -> int:
+        """A seed for hidden inputs: fixed for a submission (regrading is reproducible), unknown
+        to students when the instructor sets a secret."""
+        digest = hashlib.sha256(f"{self.context.secret}:{self.context.submission_sha256}".encode()).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._started[item.nodeid] = time.monotonic()
+        needed = item.get_closest_marker("needs")
+        missing = [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
+        if missing:
+            raise CheckFailed(f"{', '.join(missing)} is missing from the submission")
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.results.append(self._result(item, call, report))
+
+    def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
+        points = float(_marker_arg(item, "points", 0.0))
+        hidden = item.get_closest_marker("hidden") is not None
+        training = item.get_closest_marker("training") is not None
+        check = self._checks.pop(item.nodeid, Check())
+        status, message, diagnosis = self._verdict(call, report, check)
+        if status == "passed":
+            fraction = 1.0 if check.fraction is None else check.fraction
+            if fraction < 1.0:
+                status = "failed"
+        else:
+            fraction = check.fraction or 0.0
+        lines = [message] if message else []
+        lines += check.notes
+        printed = self.session(hidden, training).take_output() if (hidden, training) in self._sessions else ""
+        if printed.strip() and not hidden:
+            lines.append("Your code printed:\n" + printed[:SHOWN_OUTPUT_CHARS])
+        return CheckResult(
+            name=item.nodeid.split("::", 1)[-1] if "::" in item.nodeid else item.nodeid,
+            title=str(_marker_arg(item, "title", item.name)),
+            score=round(points * fraction, 6),
+            max_score=points,
+            status=status,
+            output="\n".join(lines),
+            visibility="hidden" if hidden else "visible",
+            diagnosis=diagnosis,
+            duration_s=round(time.monotonic() - self._started.pop(item.nodeid, time.monotonic()), 4),
+            tags=[m.name for m in item.iter_markers() if m.name in ("hidden", "training")],
+        )
+
+    @staticmethod
+    def _verdict(call: pytest.CallInfo, report: pytest.TestReport, check: Check) -> tuple[str, str, str | None]:
+        """Map a pytest outcome to (status, message, diagnosis). Only an explicit pass passes."""
+        if report.skipped:
+            reason = call.excinfo.value.msg if call.excinfo and hasattr(call.excinfo.value, "msg") else ""
+            return "skipped", str(reason or "skipped"), None
+        if report.passed:
+            return "passed", "", check.diagnosis
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, CheckFailed):
+            return "failed", error.message, error.diagnosis or check.diagnosis
+        if isinstance(error, StudentException):
+            if error.type_name == "NotImplementedError":
+                return "failed", f"not implemented yet ({error})", check.diagnosis
+            return "failed", f"your code raised {error}", check.diagnosis
+        if isinstance(error, WorkerFailure):
+            return "error", str(error), check.diagnosis
+        if isinstance(error, AssertionError):
+            return "failed", str(error).split("\nassert")[0], check.diagnosis
+        name = type(error).__name__ if error else "unknown error"
+        return "error", f"internal error in this check ({name}: {error}); please report it", None
+
+
+def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, Any]]:
+    """Run every check of ``context.assignment`` and return the results plus run statistics."""
+    folder = context.assignment.folder
+    plugin = GradingPlugin(context)
+    args = [
+        str(folder),
+        "--rootdir",
+        str(folder),
+        "-c",
+        str(folder / "pytest.ini"),
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+        "-q",
+        "--tb=no",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+    ]
+    log = io.StringIO()
+    try:
+        with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            exit_code = pytest.main(args, plugins=[plugin])
+    finally:
+        plugin.close()
+    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
+        raise RuntimeError(f"the rubric for {context.assignment.id} did not run (pytest exit {exit_code}): "
+                           + log.getvalue()[-500:])
+    return plugin.results, {"worker_starts": plugin.worker_starts}
+
+
+@contextlib.contextmanager
+def _clean_pytest_env() -> Iterator[None]:
+    """No plugin autoloading and no options or plugins injected through the environment."""
+    saved = {k: os.environ.pop(k) for k in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS") if k in os.environ}
+    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+        if previous is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous

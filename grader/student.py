@@ -1,0 +1,111 @@
+"""What the rubric holds of a submission: a proxy that turns calls into worker requests.
+
+Checks never touch student objects, only integer handles wrapped in :class:`Remote`. Every value that
+comes back is plain data decoded by the protocol; checks validate it with :mod:`grader.compare`
+before any comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .rpc import WorkerFailure, WorkerSession
+
+
+class StaleHandle(WorkerFailure):
+    """The object lived in a worker that has since been restarted."""
+
+    def __init__(self) -> None:
+        super().__init__("stale", "the object was lost when the worker restarted after an earlier failure")
+
+
+class Student:
+    """Calls into the sandboxed submission with a per-call time limit."""
+
+    def __init__(self, session: WorkerSession, timeout: float) -> None:
+        self.session = session
+        self.timeout = timeout
+
+    def has(self, module: str, *names: str) -> dict[str, bool]:
+        """Import ``module`` from the submission and report which of ``names`` it defines."""
+        value, _ = self.session.request(
+            {"op": "import", "module": module, "names": list(names)}, self.timeout, what=f"import {module}"
+        )
+        return value
+
+    def new(self, module: str, cls: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Remote:
+        """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch."""
+        body = {"op": "new", "module": module, "path": [cls], "args": list(args), "kwargs": kwargs, "seed": seed}
+        handle, _ = self.session.request(body, self.timeout, what=f"{cls}(...)")
+        if type(handle) is not int:
+            raise WorkerFailure("protocol", "the worker returned an invalid object handle")
+        return Remote(self, handle, self.session.generation, cls)
+
+    def call(
+        self,
+        module: str,
+        func: str,
+        *args: Any,
+        seed: int | None = None,
+        return_args: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call)."""
+        body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
+        body.update(seed=seed, return_args=return_args)
+        return self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
+
+
+class Remote:
+    """A student object living in the worker."""
+
+    def __init__(self, student: Student, handle: int, generation: int, label: str) -> None:
+        self._student = student
+        self._handle = handle
+        self._generation = generation
+        self.label = label
+
+    def _request(self, body: dict[str, Any], what: str, timeout: float | None = None) -> tuple[Any, dict]:
+        session = self._student.session
+        if session.generation != self._generation:
+            raise StaleHandle()
+        return session.request(dict(body, handle=self._handle), timeout or self._student.timeout, what=what)
+
+    def call(
+        self,
+        method: str,
+        *args: Any,
+        seed: int | None = None,
+        count_lines: bool = False,
+        as_tensor: bool = False,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> tuple[Any, dict[str, Any]]:
+        """Call ``obj.method(*args, **kwargs)``; returns ``(value, extras)`` (extras may hold ``lines``)."""
+        body = {"op": "call", "path": [method], "args": list(args), "kwargs": kwargs, "seed": seed}
+        body.update(count_lines=count_lines, as_tensor=as_tensor)
+        return self._request(body, f"{self.label}.{method}(...)", timeout)
+
+    def forward(self, x: Any) -> Any:
+        """Call a torch module on ``x`` (sent as a float32 tensor); returns the output as an array."""
+        value, _ = self._request({"op": "call", "path": ["forward"], "args": [x], "as_tensor": True}, "forward")
+        return value
+
+    def get(self, *path: str) -> Any:
+        value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(path)}")
+        return value
+
+    def set(self, *path: str, value: Any) -> None:
+        self._request({"op": "set", "path": list(path), "value": value}, f"setting {'.'.join(path)}")
+
+    def torch_layers(self) -> list[str]:
+        value, _ = self._request({"op": "torch_layers"}, "listing layers")
+        return value
+
+    def torch_params(self) -> tuple[list[str], list[Any]]:
+        value, _ = self._request({"op": "torch_params"}, "reading parameters")
+        return value["names"], value["arrays"]
+
+    def torch_load(self, arrays: list[Any]) -> None:
+        self._request({"op": "torch_load", "arrays": arrays}, "loading parameters")
