@@ -1,0 +1,88 @@
+"""A calm terminal summary of one grading result.
+
+One row per check (title, points, status, first line of feedback), then the total and the top message.
+Plain text unless colour is asked for. Student text is already sanitised by the model; it is cleaned
+again here (a model edited in place skips validation) and workflow-command markers are broken, because
+this summary is also what a CI job log shows.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from typing import TextIO
+
+import click
+
+from grader.results import GradeResult, clean_text
+from grader.writers._text import feedback, first_line, format_points, neutralise_workflow_commands, shorten
+
+_STATUS_COLOURS = {"passed": "green", "failed": "red", "error": "yellow", "skipped": "bright_black"}
+_TITLE_MAX = 40
+_GAP = "  "
+
+
+def _cell(text: str) -> str:
+    return clean_text(text, one_line=True)
+
+
+def format_summary(
+    result: GradeResult, *, width: int | None = None, show_hidden: bool = False, color: bool = False
+) -> str:
+    """Return the summary table for `result` as text, fitted to `width` columns.
+
+    `width` defaults to the terminal width (`shutil.get_terminal_size`). Checks that students may not
+    see ("hidden", "after_due_date") show "Hidden check." unless `show_hidden`. With `color`, status
+    words are coloured with ANSI codes (only for a terminal; the default is plain text).
+    """
+    if width is None:
+        width = shutil.get_terminal_size().columns
+    width = max(width, 40)
+    view = result.validated() if show_hidden else result.student_view()
+
+    rows = []
+    for check in view.tests:
+        rows.append(
+            (
+                _cell(check.title or check.name),
+                f"{format_points(check.score)}/{format_points(check.max_score)}",
+                check.status,
+                _cell(first_line(feedback(check))),
+            )
+        )
+    title_w = min(max([len("Check"), *(len(r[0]) for r in rows)]), _TITLE_MAX)
+    points_w = max([len("Points"), *(len(r[1]) for r in rows)])
+    status_w = max(len("Status"), *(len(s) for s in _STATUS_COLOURS))
+    feedback_w = width - title_w - points_w - status_w - 3 * len(_GAP)
+
+    def line(title: str, points: str, status: str, note: str, styled_status: str | None = None) -> str:
+        padded_status = status.ljust(status_w)
+        if styled_status is not None:
+            padded_status = styled_status + " " * (status_w - len(status))
+        parts = [shorten(title, title_w).ljust(title_w), points.rjust(points_w), padded_status]
+        if feedback_w >= 8 and note:
+            parts.append(shorten(note, feedback_w))
+        return _GAP.join(parts).rstrip()
+
+    out = [line("Check", "Points", "Status", "Feedback" if feedback_w >= 8 else "")]
+    out.append("-" * (width if feedback_w >= 8 else len(out[0])))
+    for title, points, status, note in rows:
+        styled = click.style(status, fg=_STATUS_COLOURS[status]) if color else None
+        out.append(line(title, points, status, note, styled))
+    out.append("")
+    total = f"Total: {format_points(view.score)} / {format_points(view.max_score)} points"
+    if view.status != "graded":
+        total += f" ({view.status})"
+    out.append(click.style(total, bold=True) if color else total)
+    if view.message:
+        out.append(shorten(_cell(view.message), width))
+    if not view.isolated:
+        out.append(f"Note: graded with the '{_cell(view.sandbox)}' sandbox, which is not isolated.")
+    return neutralise_workflow_commands("\n".join(out)) + "\n"
+
+
+def print_summary(result: GradeResult, *, file: TextIO | None = None, show_hidden: bool = False) -> None:
+    """Print `format_summary(result)` to `file` (stdout), in colour only when it is a terminal."""
+    stream = file if file is not None else sys.stdout
+    color = bool(getattr(stream, "isatty", lambda: False)())
+    click.echo(format_summary(result, show_hidden=show_hidden, color=color), file=stream, nl=False)
