@@ -98,8 +98,9 @@ def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         # encoding="bytes" because the release was pickled by Python 2: keys come back as b"data".
         batch = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # truncated or corrupt pickles raise many different types
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # keep the message on one line
         raise CifarError(
-            f"{path}: not a readable CIFAR-10 python batch (truncated or corrupt: {exc})"
+            f"{path}: not a readable CIFAR-10 python batch (truncated or corrupt: {reason})"
         ) from exc
     if not isinstance(batch, dict):
         raise CifarError(f"{path}: expected a pickled dict, found {type(batch).__name__}")

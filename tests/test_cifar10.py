@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from pathlib import Path
 
@@ -253,10 +254,8 @@ def test_not_enough_images_for_the_requested_split(tmp_path):
         load_cifar10(tmp_path, num_training=80, num_validation=20, num_test=21)
 
 
-def test_default_split_is_the_exercise_split(tmp_path):
+def test_default_split_is_the_exercise_split():
     """49,000 / 1,000 / 1,000 needs the full-size release: check the defaults instead of the data."""
-    import inspect
-
     params = inspect.signature(load_cifar10).parameters
     assert params["num_training"].default == 49000
     assert params["num_validation"].default == 1000
