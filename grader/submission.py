@@ -320,6 +320,10 @@ class _Reader:
     def close(self) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def wrong_size(self, name: str, expected: int) -> SubmissionError:
+        """The error for a source that holds more or fewer bytes than were checked against the limits."""
+        raise NotImplementedError  # pragma: no cover - interface
+
 
 class _ZipReader(_Reader):
     """Decompresses one member; zipfile checks the local header name and the CRC at the end."""
@@ -339,6 +343,11 @@ class _ZipReader(_Reader):
 
     def close(self) -> None:
         self._stream.close()
+
+    def wrong_size(self, name: str, expected: int) -> SubmissionError:
+        return SubmissionError(
+            f"refused: {_show(name)} does not hold the {expected} bytes its header declares"
+        )
 
 
 def _damaged(name: str, exc: BaseException) -> SubmissionError:
@@ -469,6 +478,9 @@ class _FileReader(_Reader):
 
     def close(self) -> None:
         os.close(self._fd)
+
+    def wrong_size(self, name: str, expected: int) -> SubmissionError:
+        return SubmissionError(f"refused: {_show(name)} changed size while the submission was copied")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -679,9 +691,7 @@ def _copy_one(root_fd: int, item: _Planned, reader: _Reader) -> bytes:
                 break
             written += len(chunk)
             if written > limit:
-                raise SubmissionError(
-                    f"refused: {_show(item.source.name)} holds more data than the {limit} bytes declared"
-                )
+                raise reader.wrong_size(item.source.name, limit)
             hasher.update(chunk)
             view = memoryview(chunk)
             while view:
@@ -689,9 +699,7 @@ def _copy_one(root_fd: int, item: _Planned, reader: _Reader) -> bytes:
     finally:
         os.close(fd)
     if written != limit:
-        raise SubmissionError(
-            f"refused: {_show(item.source.name)} holds {written} bytes, not the {limit} declared"
-        )
+        raise reader.wrong_size(item.source.name, limit)
     return hasher.digest()
 
 
