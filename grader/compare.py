@@ -103,4 +103,6 @@ def require_close(name: str, actual: float, expected: float, limit: float) -> No
     """Raise unless ``|actual - expected| < limit``."""
     difference = abs(actual - expected)
     if not difference < limit:
-        raise CheckFailed(f"{name}: got {actual:.11f}, expected {expected:.11f} (difference {difference:.1e}, limit {limit:.0e})")
+        raise CheckFailed(
+            f"{name}: got {actual:.11f}, expected {expected:.11f} (difference {difference:.1e}, limit {limit:.0e})"
+        )

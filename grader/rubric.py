@@ -22,8 +22,10 @@ import dataclasses
 import hashlib
 import io
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,9 @@ class GradingContext:
     data_dir: Path | None = None
     secret: str = ""
     slot: int = 0
+    #: Why the submission could not be taken in; every check then errors with this reason.
+    rejection: str | None = None
+    on_check: Callable[[CheckResult], None] | None = None
 
 
 @dataclasses.dataclass
@@ -89,6 +94,7 @@ class GradingPlugin:
         self._sessions: dict[tuple[bool, bool], WorkerSession] = {}
         self._checks: dict[str, Check] = {}
         self._started: dict[str, float] = {}
+        self._data_dir: Path | None = None
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -106,7 +112,10 @@ class GradingPlugin:
     def session(self, hidden: bool, training: bool) -> WorkerSession:
         key = (hidden, training)
         if key not in self._sessions:
-            spec = LaunchSpec(self.context.submission_dir, self._limits(training), slot=self.context.slot)
+            data = self._data_dir if training else None
+            spec = LaunchSpec(
+                self.context.submission_dir, self._limits(training), data_dir=data, slot=self.context.slot
+            )
             self._sessions[key] = WorkerSession(self.context.sandbox, spec)
         return self._sessions[key]
 
@@ -114,6 +123,9 @@ class GradingPlugin:
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
+        if self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
 
     @property
     def worker_starts(self) -> int:
@@ -143,7 +155,25 @@ class GradingPlugin:
 
     @pytest.fixture(scope="session")
     def data_dir(self) -> Path | None:
+        """Where the instructor's data sets live (trusted side), or None."""
         return self.context.data_dir
+
+    @pytest.fixture(scope="session")
+    def submission_dir(self) -> Path:
+        """The grader's own read-only copy of the submission (safe to read small files from)."""
+        return self.context.submission_dir
+
+    @pytest.fixture(scope="session")
+    def training_data_dir(self) -> Path:
+        """A folder whose ``NAME.npy`` files training workers see read-only (``Ref("$file", NAME)``).
+
+        Fill it before the first ``student`` of a ``training`` check: it is mounted when that
+        worker starts. Only training inputs belong here, never validation or test labels.
+        """
+        if self._data_dir is None:
+            self._data_dir = Path(tempfile.mkdtemp(prefix="backprop-grader-data-"))
+            self._data_dir.chmod(0o755)
+        return self._data_dir
 
     @pytest.fixture(scope="session")
     def hidden_seed(self) -> int:
@@ -157,6 +187,8 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.monotonic()
+        if self.context.rejection:
+            raise WorkerFailure("rejected", f"submission not graded: {self.context.rejection}")
         needed = item.get_closest_marker("needs")
         missing = [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
         if missing:
@@ -167,7 +199,10 @@ class GradingPlugin:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            self.results.append(self._result(item, call, report))
+            result = self._result(item, call, report)
+            self.results.append(result)
+            if self.context.on_check is not None:
+                self.context.on_check(result)
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
@@ -246,12 +281,14 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
     try:
         with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             exit_code = pytest.main(args, plugins=[plugin])
+        starts = plugin.worker_starts
     finally:
         plugin.close()
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
-        raise RuntimeError(f"the rubric for {context.assignment.id} did not run (pytest exit {exit_code}): "
-                           + log.getvalue()[-500:])
-    return plugin.results, {"worker_starts": plugin.worker_starts}
+        raise RuntimeError(
+            f"the rubric for {context.assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
+        )
+    return plugin.results, {"worker_starts": starts}
 
 
 @contextlib.contextmanager

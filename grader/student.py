@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .rpc import WorkerFailure, WorkerSession
+from .worker.protocol import Ref
 
 
 class StaleHandle(WorkerFailure):
@@ -35,7 +36,14 @@ class Student:
 
     def new(self, module: str, cls: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Remote:
         """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch."""
-        body = {"op": "new", "module": module, "path": [cls], "args": list(args), "kwargs": kwargs, "seed": seed}
+        body = {
+            "op": "new",
+            "module": module,
+            "path": [cls],
+            "args": list(args),
+            "kwargs": kwargs,
+            "seed": seed,
+        }
         handle, _ = self.session.request(body, self.timeout, what=f"{cls}(...)")
         if type(handle) is not int:
             raise WorkerFailure("protocol", "the worker returned an invalid object handle")
@@ -86,6 +94,13 @@ class Remote:
         body = {"op": "call", "path": [method], "args": list(args), "kwargs": kwargs, "seed": seed}
         body.update(count_lines=count_lines, as_tensor=as_tensor)
         return self._request(body, f"{self.label}.{method}(...)", timeout)
+
+    @property
+    def ref(self) -> Ref:
+        """Pass the object itself as an argument of another call (it never leaves the worker)."""
+        if self._student.session.generation != self._generation:
+            raise StaleHandle()
+        return Ref("$h", self._handle)
 
     def forward(self, x: Any) -> Any:
         """Call a torch module on ``x`` (sent as a float32 tensor); returns the output as an array."""

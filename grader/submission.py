@@ -179,9 +179,7 @@ def take_in(
 # Zip files
 
 
-def _take_in_zip(
-    source: Path, dest: Path, limits: IntakeLimits, allowed: Callable[[str], bool] | None
-) -> Submission:
+def _take_in_zip(source: Path, dest: Path, limits: IntakeLimits, allowed: Callable[[str], bool] | None) -> Submission:
     """Check the archive's central directory completely, then stream the accepted members out."""
     with open(source, "rb") as fh:
         # fstat the open file, not the path, so the size we check is the size of what we read.
@@ -228,9 +226,7 @@ def _check_listing_size(fh: BinaryIO, size: int, limits: IntakeLimits) -> None:
                 entries, directory_bytes = struct.unpack("<QQ", record[32:48])
     ceiling = max(_MIN_LISTED_ENTRIES, _LISTED_ENTRIES_PER_FILE * limits.max_files)
     if entries > ceiling or directory_bytes > ceiling * _CENTRAL_BYTES_PER_ENTRY:
-        raise SubmissionError(
-            f"refused: the archive lists {entries} entries, more than the {ceiling} allowed"
-        )
+        raise SubmissionError(f"refused: the archive lists {entries} entries, more than the {ceiling} allowed")
 
 
 def _plan_zip(
@@ -240,9 +236,7 @@ def _plan_zip(
     infos = zf.infolist()
     ceiling = max(_MIN_LISTED_ENTRIES, _LISTED_ENTRIES_PER_FILE * limits.max_files)
     if len(infos) > ceiling:  # the end record may understate the count; zipfile's list does not lie
-        raise SubmissionError(
-            f"refused: the archive lists {len(infos)} entries, more than the {ceiling} allowed"
-        )
+        raise SubmissionError(f"refused: the archive lists {len(infos)} entries, more than the {ceiling} allowed")
     candidates: list[_Candidate] = []
     ignored: set[str] = set()
     for info in infos:
@@ -345,9 +339,7 @@ class _ZipReader(_Reader):
         self._stream.close()
 
     def wrong_size(self, name: str, expected: int) -> SubmissionError:
-        return SubmissionError(
-            f"refused: {_show(name)} does not hold the {expected} bytes its header declares"
-        )
+        return SubmissionError(f"refused: {_show(name)} does not hold the {expected} bytes its header declares")
 
 
 def _damaged(name: str, exc: BaseException) -> SubmissionError:
@@ -366,9 +358,7 @@ def _take_in_folder(
     try:
         source_fd = os.open(source, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise SubmissionError(
-            f"refused: cannot read the folder {_show(source.name)} ({exc.strerror})"
-        ) from None
+        raise SubmissionError(f"refused: cannot read the folder {_show(source.name)} ({exc.strerror})") from None
     try:
         candidates: list[_Candidate] = []
         ignored: set[str] = set()
@@ -397,9 +387,7 @@ def _walk(
         with os.scandir(dir_fd) as it:
             entries = sorted(it, key=lambda e: e.name)  # sorted so the first error reported is stable
     except OSError as exc:
-        raise SubmissionError(
-            f"refused: cannot read {_show('/'.join(prefix) or '.')} ({exc.strerror})"
-        ) from None
+        raise SubmissionError(f"refused: cannot read {_show('/'.join(prefix) or '.')} ({exc.strerror})") from None
     for entry in entries:
         seen[0] += 1
         if seen[0] > seen[1]:
@@ -418,13 +406,9 @@ def _walk(
                 ignored.add(rel + "/")  # skipped unread: never look inside .git
                 continue
             if len(parts) > limits.max_depth:
-                raise SubmissionError(
-                    f"refused: {_show(rel)} is nested more than {limits.max_depth} folders deep"
-                )
+                raise SubmissionError(f"refused: {_show(rel)} is nested more than {limits.max_depth} folders deep")
             try:
-                sub_fd = os.open(
-                    entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd
-                )
+                sub_fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
             except OSError as exc:
                 raise SubmissionError(f"refused: cannot read {_show(rel)} ({exc.strerror})") from None
             try:
@@ -439,9 +423,7 @@ def _walk(
                 continue
             candidates.append(_Candidate(rel, parts, st.st_size, (st.st_dev, st.st_ino)))
         else:
-            raise SubmissionError(
-                f"refused: {_show(rel)} is {_kind_name(stat.S_IFMT(st.st_mode))}, not a regular file"
-            )
+            raise SubmissionError(f"refused: {_show(rel)} is {_kind_name(stat.S_IFMT(st.st_mode))}, not a regular file")
 
 
 def _folder_opener(source_fd: int) -> Callable[[_Candidate], _Reader]:
@@ -720,9 +702,7 @@ def _open_dirs(base_fd: int, parts: Iterable[str], *, create: bool) -> int:
             try:
                 next_fd = os.open(part, flags, dir_fd=fd)
             except OSError as exc:
-                raise SubmissionError(
-                    f"refused: cannot open the folder {_show(part)} ({exc.strerror})"
-                ) from None
+                raise SubmissionError(f"refused: cannot open the folder {_show(part)} ({exc.strerror})") from None
             if create:
                 os.fchmod(next_fd, _DIR_MODE)
             if fd != base_fd:

@@ -99,9 +99,7 @@ def _read_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         batch = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as exc:  # truncated or corrupt pickles raise many different types
         reason = " ".join(str(exc).split()) or type(exc).__name__  # keep the message on one line
-        raise CifarError(
-            f"{path}: not a readable CIFAR-10 python batch (truncated or corrupt: {reason})"
-        ) from exc
+        raise CifarError(f"{path}: not a readable CIFAR-10 python batch (truncated or corrupt: {reason})") from exc
     if not isinstance(batch, dict):
         raise CifarError(f"{path}: expected a pickled dict, found {type(batch).__name__}")
     data = batch.get(b"data", batch.get("data"))
@@ -144,9 +142,7 @@ def _read_binary_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _checked_labels(path: Path, labels: np.ndarray) -> np.ndarray:
     labels = labels.astype(np.int64)
     if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise CifarError(
-            f"{path}: labels must lie in 0..{NUM_CLASSES - 1}, found {labels.min()}..{labels.max()}"
-        )
+        raise CifarError(f"{path}: labels must lie in 0..{NUM_CLASSES - 1}, found {labels.min()}..{labels.max()}")
     return labels
 
 
@@ -158,19 +154,13 @@ def _locate_release(folder: Path) -> tuple[Path, str]:
         raise CifarError(f"CIFAR-10 path is not a folder: {folder}")
     if folder.name == PY_FOLDER or (folder / "data_batch_1").is_file() or (folder / "test_batch").is_file():
         return folder, "py"
-    if (
-        folder.name == BIN_FOLDER
-        or (folder / "data_batch_1.bin").is_file()
-        or (folder / "test_batch.bin").is_file()
-    ):
+    if folder.name == BIN_FOLDER or (folder / "data_batch_1.bin").is_file() or (folder / "test_batch.bin").is_file():
         return folder, "bin"
     if (folder / PY_FOLDER).is_dir():
         return folder / PY_FOLDER, "py"
     if (folder / BIN_FOLDER).is_dir():
         return folder / BIN_FOLDER, "bin"
-    raise CifarError(
-        f"no CIFAR-10 release in {folder}: expected {PY_FOLDER}/ or {BIN_FOLDER}/ (or their batch files)"
-    )
+    raise CifarError(f"no CIFAR-10 release in {folder}: expected {PY_FOLDER}/ or {BIN_FOLDER}/ (or their batch files)")
 
 
 def _read_release(release: Path, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -40,9 +40,7 @@ def _param_dtype(model: nn.Module) -> torch.dtype:
     return first.dtype if first is not None else torch.get_default_dtype()
 
 
-def _make_optimizer(
-    name: str, model: nn.Module, learning_rate: float, weight_decay: float
-) -> torch.optim.Optimizer:
+def _make_optimizer(name: str, model: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     if name == "sgd":
@@ -125,9 +123,7 @@ def _check_arrays(arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         if w.ndim != 2:
             raise ValueError(f"layer {layer} weight: shape {w.shape}, expected 2-D (out, in)")
         if b.shape != (w.shape[0],):
-            raise ValueError(
-                f"layer {layer} bias: shape {b.shape}, expected ({w.shape[0]},) to match its weight"
-            )
+            raise ValueError(f"layer {layer} bias: shape {b.shape}, expected ({w.shape[0]},) to match its weight")
         if layer > 1:
             prev_out = checked[2 * layer - 4].shape[0]
             if w.shape[1] != prev_out:
@@ -142,9 +138,7 @@ def mlp_from_arrays(arrays: Sequence[np.ndarray], dtype: torch.dtype = torch.flo
     """Rebuild a ``MultiLayerPerceptron`` from (weight, bias, ...) arrays, weights shaped (out, in)."""
     checked = _check_arrays(arrays)
     weights = checked[0::2]
-    model = MultiLayerPerceptron(
-        weights[0].shape[1], [w.shape[0] for w in weights[:-1]], weights[-1].shape[0]
-    )
+    model = MultiLayerPerceptron(weights[0].shape[1], [w.shape[0] for w in weights[:-1]], weights[-1].shape[0])
     model = model.to(dtype)
     with torch.no_grad():
         for param, arr in zip(model.parameters(), checked, strict=True):

@@ -22,9 +22,7 @@ Params = MutableMapping[str, np.ndarray]
 PARAM_NAMES: tuple[str, ...] = ("W1", "b1", "W2", "b2")
 
 
-def init_params(
-    input_size: int, hidden_size: int, output_size: int, std: float = 1e-4
-) -> dict[str, np.ndarray]:
+def init_params(input_size: int, hidden_size: int, output_size: int, std: float = 1e-4) -> dict[str, np.ndarray]:
     """Draw fresh weights from numpy's global random state.
 
     W1 is drawn before W2 and the biases are zeros: this order is part of the
@@ -113,9 +111,7 @@ def accuracy(params: Params, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(predict_labels(params, X) == np.asarray(y)))
 
 
-def sgd_momentum_step(
-    params: Params, grads: Params, velocity: Params, learning_rate: float, momentum: float
-) -> None:
+def sgd_momentum_step(params: Params, grads: Params, velocity: Params, learning_rate: float, momentum: float) -> None:
     """One SGD-with-momentum update, in place: ``v = m*v - lr*g; p = p + v`` for every key.
 
     New arrays are assigned into the dicts (not ``+=``) so that arrays the

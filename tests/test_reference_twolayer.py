@@ -262,9 +262,7 @@ def test_train_follows_the_schedule_step_by_step():
     X = rng.normal(size=(40, 6))
     y = rng.integers(0, 3, size=40)
     X_val, y_val = rng.normal(size=(10, 6)), rng.integers(0, 3, size=10)
-    kwargs = dict(
-        learning_rate=0.2, learning_rate_decay=0.5, reg=1e-3, num_iters=10, batch_size=10, momentum=0.8
-    )
+    kwargs = dict(learning_rate=0.2, learning_rate_decay=0.5, reg=1e-3, num_iters=10, batch_size=10, momentum=0.8)
 
     np.random.seed(11)
     net = TwoLayerNet(6, 5, 3, std=0.5)
@@ -372,8 +370,6 @@ def test_self_check_fails_on_a_wrong_published_value(monkeypatch):
 
 
 def test_python_dash_m_reference_exits_zero():
-    result = subprocess.run(
-        [sys.executable, "-m", "reference"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "-m", "reference"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all toy checks pass" in result.stdout

@@ -161,9 +161,7 @@ def test_unknown_fields_are_rejected():
 
 
 def test_student_view_hides_feedback_of_hidden_checks():
-    r = result(
-        [check("v"), check("h", visibility="hidden", output="X = 0.8123", diagnosis="d", duration_s=4)]
-    )
+    r = result([check("v"), check("h", visibility="hidden", output="X = 0.8123", diagnosis="d", duration_s=4)])
     hidden = r.student_view().tests[1]
     assert hidden.output == HIDDEN_OUTPUT and hidden.diagnosis is None and hidden.duration_s == 0
     assert r.tests[1].output == "X = 0.8123"  # the original is untouched

@@ -83,9 +83,7 @@ def raw_zip(path: Path, entries: list[Raw]) -> Path:
         fields = (e.flags, e.method, 0, 0x21, crc, len(payload), size, len(e.name), 0)
         body += struct.pack("<4sH2H2H3L2H", b"PK\x03\x04", 20, *fields) + e.name + payload
         central += (
-            struct.pack(
-                "<4s2H2H2H3L5H2L", b"PK\x01\x02", (3 << 8) | 20, 20, *fields, 0, 0, 0, e.mode << 16, offset
-            )
+            struct.pack("<4s2H2H2H3L5H2L", b"PK\x01\x02", (3 << 8) | 20, 20, *fields, 0, 0, 0, e.mode << 16, offset)
             + e.name
         )
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(body), 0)
@@ -221,9 +219,7 @@ def test_corpus_nested_folder_is_stripped_and_hashes_like_a_flat_folder(dest: Pa
     assert sub.files == ("ex2_pytorch.py", "hyperparams.json", "two_layernet.py")
     assert "__MACOSX/" in sub.ignored
     with zipfile.ZipFile(archive) as zf:
-        contents = {
-            n.removeprefix("submission/"): zf.read(n) for n in zf.namelist() if n.startswith("submission/")
-        }
+        contents = {n.removeprefix("submission/"): zf.read(n) for n in zf.namelist() if n.startswith("submission/")}
     flat_dest = tmp_path / "flat-dest"
     flat_dest.mkdir()
     flat = take(make_folder(tmp_path / "flat", contents), flat_dest)
@@ -308,9 +304,7 @@ def test_non_regular_entries_are_refused(mode: int, reason: str, dest: Path, tmp
 
 
 def test_symlink_directory_entry_is_refused(dest: Path, tmp_path: Path) -> None:
-    archive = raw_zip(
-        tmp_path / "link-dir.zip", [Raw(b"ref/", b"", mode=stat.S_IFLNK | 0o777), Raw(b"a.py", b"")]
-    )
+    archive = raw_zip(tmp_path / "link-dir.zip", [Raw(b"ref/", b"", mode=stat.S_IFLNK | 0o777), Raw(b"a.py", b"")])
     assert "'ref/' is a symbolic link" in refuse(archive, dest)
 
 
@@ -354,9 +348,7 @@ def test_duplicates_after_nfc_and_casefold_are_refused(
 
 
 def test_exact_duplicate_names_are_refused(dest: Path, tmp_path: Path) -> None:
-    archive = raw_zip(
-        tmp_path / "dup.zip", [Raw(b"two_layernet.py", b"good"), Raw(b"two_layernet.py", b"evil")]
-    )
+    archive = raw_zip(tmp_path / "dup.zip", [Raw(b"two_layernet.py", b"good"), Raw(b"two_layernet.py", b"evil")])
     assert "differ only in case or Unicode form" in refuse(archive, dest)
 
 
@@ -395,9 +387,7 @@ def test_per_file_limit(dest: Path, tmp_path: Path) -> None:
     other = tmp_path / "dest2"
     other.mkdir()
     big = write_zip(tmp_path / "big.zip", {"a.py": b"x" * 101})
-    assert "'a.py' declares 101 bytes, more than the 100-byte limit for one file" in refuse(
-        big, other, limits=limits
-    )
+    assert "'a.py' declares 101 bytes, more than the 100-byte limit for one file" in refuse(big, other, limits=limits)
 
 
 def test_file_count_ignores_directory_entries(dest: Path, tmp_path: Path) -> None:
@@ -447,9 +437,7 @@ def test_listing_is_checked_before_zipfile_parses_it(dest: Path, tmp_path: Path)
 
 def test_overlapping_entries_are_refused(dest: Path, tmp_path: Path) -> None:
     # Two central entries pointing at the same data: the shape of overlap bombs (CVE-2024-0450).
-    archive = raw_zip(
-        tmp_path / "overlap.zip", [Raw(b"a.py", b"x" * 100), Raw(b"b.py", b"x" * 100, offset=0)]
-    )
+    archive = raw_zip(tmp_path / "overlap.zip", [Raw(b"a.py", b"x" * 100), Raw(b"b.py", b"x" * 100, offset=0)])
     assert "overlaps the data of" in refuse(archive, dest)
 
 
@@ -495,9 +483,7 @@ def test_stored_entry_longer_than_declared_is_cut_at_the_declared_size(dest: Pat
 
 
 def test_entry_shorter_than_declared_is_refused(dest: Path, tmp_path: Path) -> None:
-    archive = raw_zip(
-        tmp_path / "short.zip", [Raw(b"a.py", b"C" * 100, method=zipfile.ZIP_DEFLATED, file_size=5000)]
-    )
+    archive = raw_zip(tmp_path / "short.zip", [Raw(b"a.py", b"C" * 100, method=zipfile.ZIP_DEFLATED, file_size=5000)])
     message = refuse(archive, dest)
     assert "'a.py'" in message
     assert "refused: 'a.py' does not hold the 5000 bytes its header declares" in message
@@ -840,10 +826,7 @@ def test_folder_file_growing_after_the_walk_is_cut_and_refused(dest: Path, tmp_p
         with open(source / "a.py", "ab") as fh:
             fh.write(b"y" * 1_000_000)
 
-    assert (
-        refuse(source, dest, allowed=_racing(grow))
-        == "refused: 'a.py' changed size while the submission was copied"
-    )
+    assert refuse(source, dest, allowed=_racing(grow)) == "refused: 'a.py' changed size while the submission was copied"
 
 
 def test_folder_file_shrinking_after_the_walk_is_refused(dest: Path, tmp_path: Path) -> None:

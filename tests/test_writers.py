@@ -237,10 +237,7 @@ def test_junit_keeps_hostile_text_as_text_and_drops_invalid_characters():
 
 
 def test_strip_xml_invalid():
-    assert (
-        strip_xml_invalid("a\x00b\x08c\x0bd\x0ce\x1ff\ud800g\ufffeh\uffffi\tj\nk\rl😀")
-        == "abcdefghi\tj\nk\rl😀"
-    )
+    assert strip_xml_invalid("a\x00b\x08c\x0bd\x0ce\x1ff\ud800g\ufffeh\uffffi\tj\nk\rl😀") == "abcdefghi\tj\nk\rl😀"
 
 
 def test_junit_hides_hidden_and_due_date_checks():

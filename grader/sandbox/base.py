@@ -41,6 +41,9 @@ class LaunchSpec:
 
     submission_dir: Path
     limits: Limits = Limits()
+    #: Optional folder of large read-only ``.npy`` inputs (e.g. CIFAR-10 training images). Backends
+    #: make it visible read-only and pass its inside path as the shim's second argument.
+    data_dir: Path | None = None
     #: Index of the parallel slot; backends that drop to a dedicated uid use ``uid_base + slot``.
     slot: int = 0
 
@@ -91,5 +94,5 @@ class Sandbox(abc.ABC):
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         """Start one worker for ``spec``; raise :class:`SandboxUnavailable` if it cannot start."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, deliberately a no-op by default
         """Release anything the backend holds between workers (clients, caches)."""

@@ -31,6 +31,7 @@ from .runtime import launcher_command, python_runtime, runtime_roots, sandbox_ui
 
 INSIDE_WORKER = "/opt/worker"
 INSIDE_SUBMISSION = "/sub"
+INSIDE_DATA = "/data"
 SHM_BYTES = 16 * 1024 * 1024
 #: Grader packages that an installed (non-editable) copy would put inside the runtime folders.
 TRUSTED_PACKAGES = ("grader", "reference")
@@ -124,6 +125,8 @@ class BwrapSandbox(Sandbox):
             argv += ["--tmpfs", hidden, "--remount-ro", hidden]
         argv += [*_parents(INSIDE_WORKER), "--ro-bind", str(WORKER_DIR), INSIDE_WORKER]
         argv += ["--ro-bind", str(Path(spec.submission_dir).resolve()), INSIDE_SUBMISSION]
+        if spec.data_dir is not None:
+            argv += ["--ro-bind", str(Path(spec.data_dir).resolve()), INSIDE_DATA]
         argv += ["--proc", "/proc", "--dev", "/dev"]
         argv += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         argv += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -132,7 +135,7 @@ class BwrapSandbox(Sandbox):
             argv += ["--setenv", key, value]
         argv += ["--chdir", "/tmp", "--"]
         argv += launcher_command(python, INSIDE_WORKER, limits, uid)
-        argv += shim_command(python, INSIDE_WORKER, INSIDE_SUBMISSION)
+        argv += shim_command(python, INSIDE_WORKER, INSIDE_SUBMISSION, INSIDE_DATA if spec.data_dir else None)
         return argv
 
     def start(self, spec: LaunchSpec) -> WorkerProcess:

@@ -67,8 +67,9 @@ class ProcessSandbox(Sandbox):
         scratch = make_scratch_dir(uid)
         python = python_runtime()
         submission = str(Path(spec.submission_dir).resolve())
+        data = str(Path(spec.data_dir).resolve()) if spec.data_dir else None
         argv = launcher_command(python, str(WORKER_DIR), spec.limits, uid) + shim_command(
-            python, str(WORKER_DIR), submission
+            python, str(WORKER_DIR), submission, data
         )
         env = worker_env(home=str(scratch))
         after_kill = (lambda: kill_uid(uid)) if uid is not None else None

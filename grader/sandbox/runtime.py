@@ -58,8 +58,9 @@ def launcher_command(python: str, worker_dir: str, limits: Limits, uid: int | No
     return [python, "-I", "-S", f"{worker_dir}/launch.py", json.dumps(spec), "--"]
 
 
-def shim_command(python: str, worker_dir: str, submission_dir: str) -> list[str]:
-    return [python, "-I", "-B", f"{worker_dir}/shim.py", submission_dir]
+def shim_command(python: str, worker_dir: str, submission_dir: str, data_dir: str | None = None) -> list[str]:
+    """``python -I -B shim.py SUBMISSION [DATA]``: isolated mode, no bytecode written."""
+    return [python, "-I", "-B", f"{worker_dir}/shim.py", submission_dir, *([data_dir] if data_dir else [])]
 
 
 def sandbox_uid(slot: int) -> int | None:

@@ -20,6 +20,7 @@ import io
 import json
 import math
 import struct
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -36,6 +37,17 @@ _LENGTH = struct.Struct(">I")
 
 class ProtocolError(Exception):
     """A frame or value that breaks the wire format."""
+
+
+class Ref:
+    """A request-only reference the worker resolves itself: ``Ref("$h", 3)`` is the student object
+    behind handle 3, ``Ref("$file", "X_train")`` a data array in the worker's data folder."""
+
+    __slots__ = ("tag", "key")
+
+    def __init__(self, tag: str, key: int | str) -> None:
+        self.tag = tag
+        self.key = key
 
 
 # --------------------------------------------------------------------------- frames
@@ -134,6 +146,8 @@ def encode_value(value: Any, blobs: list[bytes], *, _depth: int = 0) -> Any:
         np.save(buf, np.ascontiguousarray(value), allow_pickle=False)
         blobs.append(buf.getvalue())
         return {"$a": len(blobs) - 1}
+    if type(value) is Ref:
+        return {value.tag: value.key}
     if type(value) in (list, tuple):
         return [encode_value(v, blobs, _depth=_depth + 1) for v in value]
     if type(value) is dict:
@@ -176,8 +190,19 @@ def load_array(blob: bytes, max_bytes: int = MAX_FRAME_BYTES) -> np.ndarray:
     return array
 
 
-def decode_value(value: Any, blobs: list[bytes], *, _depth: int = 0, _count: list[int] | None = None) -> Any:
-    """Inverse of :func:`encode_value`, strict about every tag. Raises :class:`ProtocolError`."""
+def decode_value(
+    value: Any,
+    blobs: list[bytes],
+    *,
+    resolvers: dict[str, Callable[[Any], Any]] | None = None,
+    _depth: int = 0,
+    _count: list[int] | None = None,
+) -> Any:
+    """Inverse of :func:`encode_value`, strict about every tag. Raises :class:`ProtocolError`.
+
+    ``resolvers`` maps the request-only tags of :class:`Ref` (``$h``, ``$file``) to the worker's
+    functions that resolve them; the trusted side passes none, so it refuses those tags in replies.
+    """
     if _count is None:
         _count = [0]
     _count[0] += 1
@@ -188,7 +213,7 @@ def decode_value(value: Any, blobs: list[bytes], *, _depth: int = 0, _count: lis
     if type(value) is float:
         return value
     if type(value) is list:
-        return [decode_value(v, blobs, _depth=_depth + 1, _count=_count) for v in value]
+        return [decode_value(v, blobs, resolvers=resolvers, _depth=_depth + 1, _count=_count) for v in value]
     if type(value) is dict and len(value) == 1:
         ((tag, inner),) = value.items()
         if tag == "$a" and type(inner) is int and 0 <= inner < len(blobs):
@@ -196,5 +221,10 @@ def decode_value(value: Any, blobs: list[bytes], *, _depth: int = 0, _count: lis
         if tag == "$f" and inner in ("nan", "inf", "-inf"):
             return float(inner)
         if tag == "$d" and type(inner) is dict:
-            return {k: decode_value(v, blobs, _depth=_depth + 1, _count=_count) for k, v in inner.items()}
+            return {
+                k: decode_value(v, blobs, resolvers=resolvers, _depth=_depth + 1, _count=_count)
+                for k, v in inner.items()
+            }
+        if resolvers and tag in resolvers and type(inner) in (int, str):
+            return resolvers[tag](inner)
     raise ProtocolError("malformed value in reply")

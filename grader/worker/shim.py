@@ -47,8 +47,9 @@ def _private_channel() -> tuple[Any, Any]:
 class Worker:
     """Dispatches requests to handlers; every handler returns plain data or raises."""
 
-    def __init__(self, submission_dir: str) -> None:
+    def __init__(self, submission_dir: str, data_dir: str | None = None) -> None:
         self.submission_dir = os.path.realpath(submission_dir)
+        self.data_dir = data_dir
         self.objects: dict[int, Any] = {}
         self.next_handle = 1
         sys.path.insert(0, self.submission_dir)
@@ -109,6 +110,15 @@ class Worker:
         if isinstance(value, np.ndarray):
             return torch.from_numpy(value.copy())
         return value
+
+    def _object(self, handle: int) -> Any:
+        return self.objects[handle]
+
+    def _data_file(self, name: str) -> np.ndarray:
+        """A data array the grader placed in the read-only data folder (memory-mapped, never copied)."""
+        if self.data_dir is None or not name.isidentifier():
+            raise ValueError(f"no data file {name!r}")
+        return np.load(os.path.join(self.data_dir, name + ".npy"), mmap_mode="r", allow_pickle=False)
 
     # -- operations ----------------------------------------------------------------
 
@@ -204,7 +214,7 @@ class Worker:
         if len(arrays) != len(params):
             raise ValueError(f"the model has {len(params)} parameter tensors, expected {len(arrays)}")
         with torch.no_grad():
-            for param, array in zip(params, arrays):
+            for param, array in zip(params, arrays, strict=True):
                 if tuple(param.shape) != array.shape:
                     raise ValueError(f"parameter of shape {tuple(param.shape)} cannot take {array.shape}")
                 param.copy_(torch.from_numpy(array).to(param.dtype))
@@ -230,7 +240,9 @@ class Worker:
     def handle(self, header: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         request_id = header.get("id")
         try:
-            request = protocol.decode_value(header.get("body"), blobs)
+            request = protocol.decode_value(
+                header.get("body"), blobs, resolvers={"$file": self._data_file, "$h": self._object}
+            )
             handler = getattr(self, "op_" + str(request.get("op")), None)
             if handler is None:
                 raise ValueError(f"unknown operation {request.get('op')!r}")
@@ -278,7 +290,7 @@ def _flush_student_output() -> None:
 
 def main() -> None:
     rpc_in, rpc_out = _private_channel()
-    worker = Worker(sys.argv[1] if len(sys.argv) > 1 else os.getcwd())
+    worker = Worker(sys.argv[1] if len(sys.argv) > 1 else os.getcwd(), sys.argv[2] if len(sys.argv) > 2 else None)
     protocol.write_message(rpc_out, {"id": 0, "ok": True, "body": {"$d": {"ready": True}}}, [])
     while True:
         try:

@@ -1,0 +1,89 @@
+"""Shared inputs and helpers of the hlcv-ex2 checks. Expected values come from ``reference/`` here,
+in the trusted process; the sandboxed submission only ever receives inputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+# The rubric's own helper module sits beside this file; the folder name has a dash, so it is not a
+# package. Only trusted code lives here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from grader.compare import CheckFailed, as_array, as_dict, as_float, close_relative  # noqa: E402
+from grader.student import Remote, Student  # noqa: E402
+from reference import toy  # noqa: E402
+from reference.two_layernet import PARAM_NAMES, init_params  # noqa: E402
+
+NUMPY_FILE = "two_layernet.py"
+TORCH_FILE = "ex2_pytorch.py"
+NUMPY_MODULE = "two_layernet"
+TORCH_MODULE = "ex2_pytorch"
+
+
+@pytest.fixture(scope="session")
+def toy_params() -> dict[str, np.ndarray]:
+    """The toy network's weights, drawn exactly as the assignment says (seed 0, std 0.1)."""
+    np.random.seed(0)
+    return init_params(toy.INPUT_SIZE, toy.HIDDEN_SIZE, toy.NUM_CLASSES, std=0.1)
+
+
+@pytest.fixture(scope="session")
+def toy_xy() -> tuple[np.ndarray, np.ndarray]:
+    return toy.toy_data()
+
+
+def random_problem(
+    seed: int, n: int, d: int, h: int, c: int, scale: float = 1.0
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Random weights, inputs and labels for a network of the given sizes (trusted side)."""
+    rng = np.random.default_rng(seed)
+    params = {
+        "W1": rng.normal(0, 0.5, (d, h)),
+        "b1": rng.normal(0, 0.1, h),
+        "W2": rng.normal(0, 0.5, (h, c)),
+        "b2": rng.normal(0, 0.1, c),
+    }
+    X = scale * rng.normal(0, 1, (n, d))
+    y = rng.integers(0, c, n)
+    # Every class present, so no gradient row is trivially zero.
+    y[:c] = np.arange(c)
+    return params, X, y
+
+
+def student_net(student: Student, params: dict[str, np.ndarray]) -> Remote:
+    """A student TwoLayerNet whose weights are set to ``params`` (so checks of the forward and
+    backward pass do not depend on the student's initialisation)."""
+    d, h = params["W1"].shape
+    c = params["W2"].shape[1]
+    net = student.new(NUMPY_MODULE, "TwoLayerNet", d, h, c, seed=0)
+    for key in PARAM_NAMES:
+        net.set("params", key, value=params[key].copy())
+    return net
+
+
+def loss_and_grads_of(net: Remote, X: np.ndarray, y: np.ndarray, reg: float, params: dict) -> tuple[float, dict]:
+    """Call ``net.loss(X, y, reg)`` and validate the ``(loss, grads)`` reply strictly."""
+    value, _ = net.call("loss", X, y=y, reg=reg)
+    if type(value) is not list or len(value) != 2:
+        raise CheckFailed("loss(X, y, reg) must return a tuple (loss, grads)")
+    loss = as_float(value[0], "loss")
+    grads = as_dict(value[1], "grads", list(PARAM_NAMES))
+    return loss, {k: as_array(grads[k], f"grads['{k}']", params[k].shape) for k in PARAM_NAMES}
+
+
+def diagnose(check: Any, matches: list[tuple[str, bool]]) -> str | None:
+    """Record the first matching mistake on ``check`` and return it."""
+    for description, matched in matches:
+        if matched:
+            check.diagnose(description)
+            return description
+    return None
+
+
+def same(actual: np.ndarray, expected: np.ndarray, limit: float = 1e-6) -> bool:
+    return close_relative(actual, expected, limit)[0]

@@ -1,0 +1,177 @@
+"""The ``grade`` command line.
+
+Exit codes (stable, for scripts and CI):
+
+- 0: graded (or the subcommand succeeded); the result was written.
+- 1: graded, but the score is below ``--fail-under``.
+- 2: usage error (bad option, missing path, unknown assignment).
+- 3: the sandbox asked for explicitly cannot run here (the message says how to fix it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .assignment import AssignmentError, available
+from .results import CheckResult, GradeResult, json_schema, write_atomic
+from .sandbox import NAMES as SANDBOX_NAMES
+from .sandbox import SandboxUnavailable
+from .writers import FORMATS, render
+
+EXIT_BELOW_THRESHOLD = 1
+EXIT_SANDBOX_UNAVAILABLE = 3
+DEFAULT_OUT = {
+    "json": "results.json",
+    "gradescope": "results.json",
+    "junit": "results.xml",
+    "markdown": "results.md",
+}
+
+
+class DefaultCommandGroup(click.Group):
+    """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="backprop-grader")
+def main() -> None:
+    """Grade hand-written backpropagation assignments in a sandbox.
+
+    \b
+    grade SUBMISSION              grade a .zip, a folder or a git checkout
+    grade check [FOLDER]          self-check your work (visible checks only)
+    grade schema                  print the JSON Schema of the result file
+    """
+
+
+def _progress() -> object:
+    """A per-check progress line on stderr (quiet when not a terminal: CI logs get plain lines)."""
+    stream = click.get_text_stream("stderr")
+    interactive = stream.isatty()
+
+    def on_check(result: CheckResult) -> None:
+        mark = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}[result.status]
+        line = f"  {mark:5} {result.title}"
+        if interactive:
+            click.echo("\r\x1b[2K" + line, err=True)
+        else:
+            click.echo(line, err=True)
+
+    return on_check
+
+
+def _select_sandbox(name: str) -> object:
+    from .sandbox import select_sandbox
+
+    try:
+        sandbox = select_sandbox(name)
+    except SandboxUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+    if not sandbox.isolated:
+        from .sandbox.process import WARNING
+
+        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+    return sandbox
+
+
+@main.command("run")
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
+@click.option("--assignment", "assignment_id", default="hlcv-ex2", show_default=True, help="Assignment id.")
+@click.option(
+    "--sandbox",
+    type=click.Choice(SANDBOX_NAMES),
+    default="auto",
+    show_default=True,
+    help="Isolation backend; 'auto' takes docker, then bwrap, then process.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Result file [default: results.json, or results.xml / results.md by format].",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="BACKPROP_GRADER_DATA_DIR",
+    help="Folder holding CIFAR-10 (python or binary release). Env: BACKPROP_GRADER_DATA_DIR.",
+)
+@click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
+@click.option("--quiet", is_flag=True, help="Print only the total.")
+def run(
+    submission: Path,
+    assignment_id: str,
+    sandbox: str,
+    out: Path | None,
+    fmt: str,
+    data_dir: Path | None,
+    fail_under: float | None,
+    quiet: bool,
+) -> None:
+    """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
+    from .console import format_summary
+    from .grading import GradeOptions, grade
+
+    _check_assignment(assignment_id)
+    backend = _select_sandbox(sandbox)
+    if not quiet:
+        click.echo(f"Grading {submission} ({assignment_id}, sandbox {backend.name})", err=True)
+    options = GradeOptions(
+        assignment=assignment_id, sandbox=backend, data_dir=data_dir, on_check=None if quiet else _progress()
+    )
+    result = grade(submission, options)
+    out = out or Path(DEFAULT_OUT[fmt])
+    write_atomic(out, render(result, fmt))
+    if quiet:
+        click.echo(f"{result.score:g} / {result.max_score:g}")
+    else:
+        click.echo("")
+        click.echo(format_summary(result, color=sys.stdout.isatty()))
+        click.echo(f"Result written to {out}")
+    _exit_for(result, fail_under)
+
+
+def _check_assignment(assignment_id: str) -> None:
+    from .assignment import load_assignment
+
+    try:
+        load_assignment(assignment_id)
+    except AssignmentError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _exit_for(result: GradeResult, fail_under: float | None) -> None:
+    if fail_under is not None and not result.score >= fail_under:
+        click.echo(f"score {result.score:g} is below --fail-under {fail_under:g}", err=True)
+        sys.exit(EXIT_BELOW_THRESHOLD)
+
+
+@main.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the native result file."""
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@main.command("assignments")
+def assignments() -> None:
+    """List the assignments this grader knows."""
+    for name in available():
+        click.echo(name)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main(prog_name="grade")

@@ -1,0 +1,159 @@
+"""Grade one submission end to end: take it in, run the rubric in a sandbox, build the result.
+
+Whatever the submission does, :func:`grade` returns a valid :class:`GradeResult`: a submission that
+cannot be taken in is *rejected* with every check at 0 and the reason; a failure of the grading
+machinery itself becomes status ``error`` with a one-line message. Only an unavailable sandbox that
+was asked for explicitly raises (:class:`SandboxUnavailable`), because that is the caller's setup
+to fix, not the student's grade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pydantic
+
+from . import __version__
+from .assignment import Assignment, load_assignment
+from .results import CheckResult, GradeResult
+from .rubric import GradingContext, run_rubric
+from .sandbox import Sandbox, select_sandbox
+from .submission import IntakeLimits, SubmissionError, take_in
+
+SECRET_ENV = "BACKPROP_GRADER_SECRET"
+DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
+
+
+@dataclasses.dataclass
+class GradeOptions:
+    """How to grade: which assignment, sandbox, data and limits."""
+
+    assignment: str = "hlcv-ex2"
+    sandbox: str | Sandbox = "auto"
+    data_dir: Path | None = None
+    intake_limits: IntakeLimits = dataclasses.field(default_factory=IntakeLimits)
+    #: Parallel slot index (batch runs): selects the sandbox uid so slots never share process limits.
+    slot: int = 0
+    #: Called with each check's result as soon as it is known (progress display).
+    on_check: Callable[[CheckResult], None] | None = None
+
+
+def library_versions() -> dict[str, str]:
+    versions = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pydantic": pydantic.VERSION,
+        "platform": platform.platform(terse=True),
+    }
+    torch = sys.modules.get("torch")
+    if torch is None:
+        try:
+            import torch  # noqa: PLC0415 - heavy; the rubric imports it anyway
+        except ImportError:
+            torch = None
+    if torch is not None:
+        versions["torch"] = torch.__version__
+    return versions
+
+
+def _raw_sha256(source: Path) -> str:
+    """Digest of a submission that could not be taken in (its archive bytes, or nothing)."""
+    digest = hashlib.sha256()
+    if source.is_file() and not source.is_symlink():
+        with open(source, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def grade(source: Path, options: GradeOptions | None = None) -> GradeResult:
+    """Grade the submission at ``source`` (zip, folder or git checkout)."""
+    options = options or GradeOptions()
+    started_at = datetime.now(timezone.utc)
+    start = time.monotonic()
+    assignment = load_assignment(options.assignment)
+    sandbox = options.sandbox if isinstance(options.sandbox, Sandbox) else select_sandbox(options.sandbox)
+    data_dir = options.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    timings: dict[str, float] = {}
+    work = Path(tempfile.mkdtemp(prefix="backprop-grader-"))
+    try:
+        work.chmod(0o755)
+        rejection = None
+        (work / "in").mkdir(mode=0o755)
+        try:
+            submission = take_in(Path(source), work / "in", options.intake_limits, allowed=assignment.allows)
+            root, files, sha = submission.root, submission.files, submission.sha256
+        except SubmissionError as exc:
+            rejection = str(exc)
+            root, files, sha = work, (), _raw_sha256(Path(source))
+        timings["intake"] = round(time.monotonic() - start, 4)
+        context = GradingContext(
+            assignment=assignment,
+            submission_dir=root,
+            submission_files=tuple(files),
+            submission_sha256=sha,
+            sandbox=sandbox,
+            data_dir=data_dir,
+            secret=os.environ.get(SECRET_ENV, ""),
+            slot=options.slot,
+            rejection=rejection,
+            on_check=options.on_check,
+        )
+        rubric_start = time.monotonic()
+        try:
+            tests, stats = run_rubric(context)
+            status, message = ("rejected", rejection) if rejection else ("graded", _summary_message(tests))
+        except Exception as exc:  # noqa: BLE001 - the grader must always produce a result
+            tests, stats = [], {}
+            status, message = "error", f"grading failed: {type(exc).__name__}: {exc}"
+        timings["rubric"] = round(time.monotonic() - rubric_start, 4)
+        timings["worker_starts"] = float(stats.get("worker_starts", 0))
+        return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _summary_message(tests: list[CheckResult]) -> str:
+    passed = sum(t.status == "passed" for t in tests)
+    skipped = sum(t.status == "skipped" for t in tests)
+    text = f"{passed} of {len(tests)} checks passed"
+    return text + (f", {skipped} skipped" if skipped else "")
+
+
+def _build(
+    assignment: Assignment,
+    sandbox: Sandbox,
+    sha: str,
+    tests: list[CheckResult],
+    status: str,
+    message: str,
+    started_at: datetime,
+    start: float,
+    timings: dict[str, float],
+) -> GradeResult:
+    return GradeResult.build(
+        assignment=assignment.id,
+        assignment_version=assignment.version,
+        grader_version=__version__,
+        submission_sha256=sha,
+        sandbox=sandbox.name,
+        isolated=sandbox.isolated,
+        tests=tests,
+        status=status,
+        message=message,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - start, 4),
+        timings=timings,
+        versions=library_versions(),
+    )
