@@ -51,6 +51,7 @@ def main() -> None:
     \b
     grade SUBMISSION              grade a .zip, a folder or a git checkout
     grade check [FOLDER]          self-check your work (visible checks only)
+    grade demo                    grade the built-in example (the reference solution)
     grade schema                  print the JSON Schema of the result file
     """
 
@@ -122,13 +123,28 @@ def run(
     quiet: bool,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
+    _grade_and_report(submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet)
+
+
+def _grade_and_report(
+    submission: Path,
+    assignment_id: str,
+    sandbox: str,
+    out: Path | None,
+    fmt: str,
+    data_dir: Path | None,
+    fail_under: float | None,
+    quiet: bool,
+    label: str | None = None,
+) -> None:
+    """Grade, write the result file, print the summary and exit with the documented status."""
     from .console import format_summary
     from .grading import GradeOptions, grade
 
     _check_assignment(assignment_id)
     backend = _select_sandbox(sandbox)
     if not quiet:
-        click.echo(f"Grading {submission} ({assignment_id}, sandbox {backend.name})", err=True)
+        click.echo(f"Grading {label or submission} ({assignment_id}, sandbox {backend.name})", err=True)
     options = GradeOptions(
         assignment=assignment_id, sandbox=backend, data_dir=data_dir, on_check=None if quiet else _progress()
     )
@@ -157,6 +173,23 @@ def _exit_for(result: GradeResult, fail_under: float | None) -> None:
     if fail_under is not None and not result.score >= fail_under:
         click.echo(f"score {result.score:g} is below --fail-under {fail_under:g}", err=True)
         sys.exit(EXIT_BELOW_THRESHOLD)
+
+
+@main.command("demo")
+@click.option("--sandbox", type=click.Choice(SANDBOX_NAMES), default="auto", show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BACKPROP_GRADER_DATA_DIR")
+def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
+    """Grade the built-in example: the reference solution packed as a student submission."""
+    import tempfile
+
+    from .demo import write_example_submission
+
+    with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
+        submission = write_example_submission(Path(folder))
+        _grade_and_report(
+            submission, "hlcv-ex2", sandbox, out, "json", data_dir, None, False, label="the built-in example"
+        )
 
 
 @main.command("schema")

@@ -95,6 +95,7 @@ class GradingPlugin:
         self._checks: dict[str, Check] = {}
         self._started: dict[str, float] = {}
         self._data_dir: Path | None = None
+        self._import_failures: dict[str, WorkerFailure] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -139,7 +140,8 @@ class GradingPlugin:
         training = item.get_closest_marker("training") is not None
         session = self.session(item.get_closest_marker("hidden") is not None, training)
         settings = self.context.assignment.limits
-        return Student(session, settings.train_seconds if training else settings.check_seconds)
+        timeout = settings.train_seconds if training else settings.check_seconds
+        return Student(session, timeout, self._import_failures)
 
     @pytest.fixture
     def check(self, request: pytest.FixtureRequest) -> Check:

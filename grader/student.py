@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rpc import WorkerFailure, WorkerSession
+from .rpc import StudentException, WorkerFailure, WorkerSession
 from .worker.protocol import Ref
 
 
@@ -23,12 +23,34 @@ class StaleHandle(WorkerFailure):
 class Student:
     """Calls into the sandboxed submission with a per-call time limit."""
 
-    def __init__(self, session: WorkerSession, timeout: float) -> None:
+    def __init__(
+        self, session: WorkerSession, timeout: float, import_failures: dict[str, WorkerFailure] | None = None
+    ) -> None:
         self.session = session
         self.timeout = timeout
+        #: Modules whose import hung or killed a worker, shared by every check of one grading: an
+        #: import that loops forever would otherwise cost the full time limit in every check.
+        self.import_failures = {} if import_failures is None else import_failures
+
+    def _import(self, module: str) -> None:
+        """Import ``module`` in the worker first, so a hanging or crashing import is seen once."""
+        failure = self.import_failures.get(module)
+        if failure is not None:
+            raise WorkerFailure(failure.kind, f"{failure} (earlier in this grading; not tried again)")
+        try:
+            self.session.request(
+                {"op": "import", "module": module, "names": []}, self.timeout, what=f"import {module}"
+            )
+        except StudentException:
+            raise
+        except WorkerFailure as exc:
+            if exc.kind in ("timeout", "crash"):
+                self.import_failures[module] = exc
+            raise
 
     def has(self, module: str, *names: str) -> dict[str, bool]:
         """Import ``module`` from the submission and report which of ``names`` it defines."""
+        self._import(module)
         value, _ = self.session.request(
             {"op": "import", "module": module, "names": list(names)}, self.timeout, what=f"import {module}"
         )
@@ -36,6 +58,7 @@ class Student:
 
     def new(self, module: str, cls: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Remote:
         """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch."""
+        self._import(module)
         body = {
             "op": "new",
             "module": module,
@@ -60,6 +83,7 @@ class Student:
         **kwargs: Any,
     ) -> tuple[Any, dict[str, Any]]:
         """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call)."""
+        self._import(module)
         body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
         body.update(seed=seed, return_args=return_args)
         return self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
