@@ -113,7 +113,8 @@ def grade(source: Path, options: GradeOptions | None = None) -> GradeResult:
         rubric_start = time.monotonic()
         try:
             tests, stats = run_rubric(context)
-            status, message = ("rejected", rejection) if rejection else ("graded", _summary_message(tests))
+            missing = [name for name in assignment.files.required if name not in files]
+            status, message = ("rejected", rejection) if rejection else ("graded", _summary_message(tests, missing))
         except Exception as exc:  # noqa: BLE001 - the grader must always produce a result
             tests, stats = [], {}
             status, message = "error", f"grading failed: {type(exc).__name__}: {exc}"
@@ -124,11 +125,14 @@ def grade(source: Path, options: GradeOptions | None = None) -> GradeResult:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _summary_message(tests: list[CheckResult]) -> str:
+def _summary_message(tests: list[CheckResult], missing: list[str]) -> str:
     passed = sum(t.status == "passed" for t in tests)
     skipped = sum(t.status == "skipped" for t in tests)
-    text = f"{passed} of {len(tests)} checks passed"
-    return text + (f", {skipped} skipped" if skipped else "")
+    text = f"{passed} of {len(tests)} checks passed" + (f", {skipped} skipped" if skipped else "")
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        text = f"{' and '.join(missing)} {verb} missing from the submission; {text}"
+    return text
 
 
 def _build(

@@ -46,6 +46,8 @@ class StudentException(WorkerFailure):
             last = where[-1]
             place = f" ({last.get('file')}, line {last.get('line')}"
             place += f", in {last.get('function')})" if last.get("function") else ")"
+            if message.endswith(f"({last.get('file')}, line {last.get('line')})"):
+                place = ""  # a SyntaxError's message already names the file and line
         super().__init__("exception", f"{name}: {message}{place}" if message else f"{name}{place}", details)
         self.type_name = name
 
@@ -104,6 +106,7 @@ class WorkerSession:
         self._generation = 0
         self._next_id = 1
         self._orphan_output = ""
+        self._limit_s = START_TIMEOUT_S
         self.starts = 0
 
     # -- lifecycle ------------------------------------------------------------------
@@ -126,7 +129,8 @@ class WorkerSession:
         output.start()
         live = _Live(process, output, self._generation)
         self._live = live
-        header, _ = self._read_message(live, time.monotonic() + max(timeout, START_TIMEOUT_S), "start-up")
+        self._limit_s = max(timeout, START_TIMEOUT_S)
+        header, _ = self._read_message(live, time.monotonic() + self._limit_s, "start-up")
         if header.get("id") != 0 or header.get("ok") is not True:
             self._fail(live, "protocol", "the worker did not start properly")
         return live
@@ -170,6 +174,7 @@ class WorkerSession:
         blobs: list[bytes] = []
         payload = protocol.encode_value(body, blobs)
         deadline = time.monotonic() + timeout
+        self._limit_s = timeout
         try:
             protocol.write_message(live.process.stdin, {"id": request_id, "body": payload}, blobs)
         except (BrokenPipeError, OSError, ValueError):
@@ -219,7 +224,7 @@ class WorkerSession:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not selector.select(remaining):
                     if time.monotonic() >= deadline:
-                        self._fail(live, "timeout", f"{what} did not finish within the time limit")
+                        self._fail(live, "timeout", f"{what} did not finish within {self._limit_s:g} s")
                     continue
                 try:
                     chunk = os.read(fd, max(1 << 16, n - len(live.buffer)))

@@ -39,14 +39,16 @@ class Student:
             raise WorkerFailure(failure.kind, f"{failure} (earlier in this grading; not tried again)")
         try:
             self.session.request(
-                {"op": "import", "module": module, "names": []}, self.timeout, what=f"import {module}"
+                {"op": "import", "module": module, "names": []}, self.timeout, what=f"importing {module}.py"
             )
         except StudentException:
             raise
         except WorkerFailure as exc:
+            if exc.kind == "timeout":
+                exc = WorkerFailure(exc.kind, f"{exc}: does the file run something when imported (a loop, training)?")
             if exc.kind in ("timeout", "crash"):
                 self.import_failures[module] = exc
-            raise
+            raise exc from None
 
     def has(self, module: str, *names: str) -> dict[str, bool]:
         """Import ``module`` from the submission and report which of ``names`` it defines."""

@@ -61,6 +61,15 @@ class IntakeLimits:
             raise ValueError("IntakeLimits.max_depth must not be negative")
 
 
+def _size(n: int) -> str:
+    """A byte count for people: ``4.0 GiB``, ``50 MiB``, ``512 bytes``."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
 class SubmissionError(Exception):
     """A submission that cannot be taken in; str(e) is one clear line for the student."""
 
@@ -186,7 +195,7 @@ def _take_in_zip(source: Path, dest: Path, limits: IntakeLimits, allowed: Callab
         size = os.fstat(fh.fileno()).st_size
         if size > limits.max_archive_bytes:
             raise SubmissionError(
-                f"refused: the archive is {size} bytes, more than the {limits.max_archive_bytes}-byte limit"
+                f"refused: the archive is {_size(size)}, more than the limit of {_size(limits.max_archive_bytes)}"
             )
         _check_listing_size(fh, size, limits)
         try:
@@ -605,13 +614,13 @@ def _plan(
     total = sum(p.source.size for p in plan)
     if total > limits.max_total_bytes:
         raise SubmissionError(
-            f"refused: {words.total} {total} bytes, more than the {limits.max_total_bytes}-byte limit"
+            f"refused: {words.total} {_size(total)}, more than the limit of {_size(limits.max_total_bytes)}"
         )
     for p in plan:
         if p.source.size > limits.max_file_bytes:
             raise SubmissionError(
-                f"refused: {_show(p.source.name)} {words.size_verb} {p.source.size} bytes,"
-                f" more than the {limits.max_file_bytes}-byte limit for one file"
+                f"refused: {_show(p.source.name)} {words.size_verb} {_size(p.source.size)},"
+                f" more than the limit of {_size(limits.max_file_bytes)} for one file"
             )
     return plan
 
