@@ -387,7 +387,9 @@ def test_per_file_limit(dest: Path, tmp_path: Path) -> None:
     other = tmp_path / "dest2"
     other.mkdir()
     big = write_zip(tmp_path / "big.zip", {"a.py": b"x" * 101})
-    assert "'a.py' declares 101 bytes, more than the limit of 100 bytes for one file" in refuse(big, other, limits=limits)
+    assert "'a.py' declares 101 bytes, more than the limit of 100 bytes for one file" in refuse(
+        big, other, limits=limits
+    )
 
 
 def test_file_count_ignores_directory_entries(dest: Path, tmp_path: Path) -> None:
