@@ -80,6 +80,14 @@ class Check:
         self.diagnosis = mistake
 
 
+def _shorten(text: str, limit: int) -> str:
+    """The start and the end of long output (the end often holds the error), with the gap counted."""
+    if len(text) <= limit:
+        return text
+    head, tail = text[: limit // 2], text[-limit // 2 :]
+    return f"{head}\n... ({len(text) - len(head) - len(tail)} characters not shown) ...\n{tail}"
+
+
 def _marker_arg(item: pytest.Item, name: str, default: Any = None) -> Any:
     marker = item.get_closest_marker(name)
     return marker.args[0] if marker and marker.args else default
@@ -222,7 +230,7 @@ class GradingPlugin:
         lines += check.notes
         printed = self.session(hidden, training).take_output() if (hidden, training) in self._sessions else ""
         if printed.strip() and not hidden:
-            lines.append("Your code printed:\n" + printed[:SHOWN_OUTPUT_CHARS])
+            lines.append("Your code printed:\n" + _shorten(printed, SHOWN_OUTPUT_CHARS))
         return CheckResult(
             name=item.nodeid.split("::", 1)[-1] if "::" in item.nodeid else item.nodeid,
             title=str(_marker_arg(item, "title", item.name)),

@@ -119,6 +119,11 @@ class BwrapSandbox(Sandbox):
         if uid is None:
             argv += ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
         argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        # The private /tmp comes before the binds: a runtime that lives under /tmp (a virtual
+        # environment in a CI checkout) is then bound on top of it instead of hidden by it.
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        argv += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+        argv += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for root in roots:
             argv += [*_parents(root), "--ro-bind", root, root]
         for hidden in _trusted_package_dirs(roots):
@@ -127,9 +132,6 @@ class BwrapSandbox(Sandbox):
         argv += ["--ro-bind", str(Path(spec.submission_dir).resolve()), INSIDE_SUBMISSION]
         if spec.data_dir is not None:
             argv += ["--ro-bind", str(Path(spec.data_dir).resolve()), INSIDE_DATA]
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
-        argv += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
         argv += ["--clearenv"]
         for key, value in worker_env(home="/tmp").items():
             argv += ["--setenv", key, value]

@@ -22,6 +22,7 @@ import protocol  # noqa: E402
 del sys.path[0]
 
 import importlib  # noqa: E402
+import io  # noqa: E402
 import random  # noqa: E402
 import traceback  # noqa: E402
 from typing import Any  # noqa: E402
@@ -29,6 +30,60 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 MAX_TRACEBACK_CHARS = 4000
+#: Characters of student output passed on per request; the grader keeps at most 1 MiB per check
+#: anyway, and dropping the rest here keeps a print-in-a-loop from eating the check's time limit.
+OUTPUT_BUDGET_CHARS = 1 << 20
+
+
+class _OutputBudget:
+    """How much more a request may print, shared by ``sys.stdout`` and ``sys.stderr``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.remaining = limit
+        self.dropped = 0
+
+    def reset(self) -> None:
+        self.remaining, self.dropped = self.limit, 0
+
+
+class _CappedText(io.TextIOBase):
+    """A text stream that forwards writes until the budget is spent, then only counts them."""
+
+    def __init__(self, target: Any, budget: _OutputBudget) -> None:
+        super().__init__()
+        self._target = target
+        self._budget = budget
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", "utf-8")
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        budget = self._budget
+        shown = text[: budget.remaining]
+        if shown:
+            self._target.write(shown)
+            budget.remaining -= len(shown)
+        budget.dropped += len(text) - len(shown)
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+_BUDGET = _OutputBudget(OUTPUT_BUDGET_CHARS)
 
 
 def _private_channel() -> tuple[Any, Any]:
@@ -40,7 +95,9 @@ def _private_channel() -> tuple[Any, Any]:
     os.close(devnull)
     os.dup2(2, 1)
     sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the process
-    sys.stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace")
+    stdout = os.fdopen(1, "w", buffering=1, encoding="utf-8", errors="replace")
+    sys.stdout = _CappedText(stdout, _BUDGET)
+    sys.stderr = _CappedText(sys.stderr, _BUDGET)
     return rpc_in, rpc_out
 
 
@@ -288,6 +345,12 @@ def _flush_student_output() -> None:
             pass
 
 
+def _report_dropped_output() -> None:
+    if _BUDGET.dropped:
+        _flush_student_output()
+        os.write(2, f"\n... ({_BUDGET.dropped} more characters of output not shown)\n".encode())
+
+
 def main() -> None:
     rpc_in, rpc_out = _private_channel()
     worker = Worker(sys.argv[1] if len(sys.argv) > 1 else os.getcwd(), sys.argv[2] if len(sys.argv) > 2 else None)
@@ -297,7 +360,9 @@ def main() -> None:
             header, blobs = protocol.read_message_blocking(rpc_in)
         except (EOFError, protocol.ProtocolError):
             return
+        _BUDGET.reset()
         reply, out_blobs = worker.handle(header, blobs)
+        _report_dropped_output()
         protocol.write_message(rpc_out, reply, out_blobs)
 
 
