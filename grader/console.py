@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 from typing import TextIO
 
 import click
@@ -69,6 +70,7 @@ def format_summary(
     for title, points, status, note in rows:
         styled = click.style(status, fg=_STATUS_COLOURS[status]) if color else None
         out.append(line(title, points, status, note, styled))
+    out += _details(view, width)
     out.append("")
     total = f"Total: {format_points(view.score)} / {format_points(view.max_score)} points"
     if view.status != "graded":
@@ -79,6 +81,25 @@ def format_summary(
     if not view.isolated:
         out.append(f"Note: graded with the '{_cell(view.sandbox)}' sandbox, which is not isolated.")
     return neutralise_workflow_commands("\n".join(out)) + "\n"
+
+
+def _details(view: GradeResult, width: int) -> list[str]:
+    """The table cuts feedback to one short cell; under it, the full first lines of what lost points."""
+    lost = [c for c in view.tests if c.status in ("failed", "error") and c.score < c.max_score]
+    if not lost:
+        return []
+    out = ["", "What lost points:"]
+    for check in lost:
+        out.append(f"  {shorten(_cell(check.title or check.name), width - 2)}")
+        lines = []
+        if check.diagnosis:
+            lines.append(f"Likely mistake: {_cell(check.diagnosis)}")
+        message = first_line(check.output)
+        if message:
+            lines.append(_cell(message))
+        for text in lines:
+            out += textwrap.wrap(text, width - 4, initial_indent="    ", subsequent_indent="      ") or []
+    return out
 
 
 def print_summary(result: GradeResult, *, file: TextIO | None = None, show_hidden: bool = False) -> None:
