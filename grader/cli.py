@@ -112,6 +112,13 @@ def _select_sandbox(name: str) -> object:
 )
 @click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
 @click.option("--quiet", is_flag=True, help="Print only the total.")
+@click.option(
+    "--slot",
+    type=click.IntRange(0, 999),
+    default=0,
+    hidden=True,
+    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT; concurrent graders need distinct slots.",
+)
 def run(
     submission: Path,
     assignment_id: str,
@@ -121,9 +128,10 @@ def run(
     data_dir: Path | None,
     fail_under: float | None,
     quiet: bool,
+    slot: int,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
-    _grade_and_report(submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet)
+    _grade_and_report(submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet, slot=slot)
 
 
 def _grade_and_report(
@@ -136,6 +144,7 @@ def _grade_and_report(
     fail_under: float | None,
     quiet: bool,
     label: str | None = None,
+    slot: int = 0,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
     from .console import format_summary
@@ -146,7 +155,11 @@ def _grade_and_report(
     if not quiet:
         click.echo(f"Grading {label or submission} ({assignment_id}, sandbox {backend.name})", err=True)
     options = GradeOptions(
-        assignment=assignment_id, sandbox=backend, data_dir=data_dir, on_check=None if quiet else _progress()
+        assignment=assignment_id,
+        sandbox=backend,
+        data_dir=data_dir,
+        slot=slot,
+        on_check=None if quiet else _progress(),
     )
     result = grade(submission, options)
     out = out or Path(DEFAULT_OUT[fmt])

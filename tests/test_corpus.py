@@ -124,8 +124,13 @@ def _tree_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: A sandbox slot of this test run's own (a root grader runs student code as UID_BASE + slot), so
+#: that graders running beside the tests on the same machine cannot be mistaken for survivors.
+SLOT = 800 + os.getpid() % 150
+
+
 def _sandbox_processes() -> list[str]:
-    """Processes running as a sandbox uid (root graders drop student code to UID_BASE + slot)."""
+    """Processes running as this test run's sandbox uid."""
     found = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -133,7 +138,7 @@ def _sandbox_processes() -> list[str]:
         except OSError:
             continue
         uid = int(re.search(r"^Uid:\s+(\d+)", text, re.M).group(1))
-        if UID_BASE <= uid < UID_BASE + 1000:
+        if uid == UID_BASE + SLOT:
             found.append(f"pid {status.parent.name} uid {uid}")
     return found
 
@@ -192,6 +197,7 @@ def grade_case(sandbox: str, kind: str, name: str, path: Path, tmp_root: Path, t
     before_digest, before_markers = _tree_digest(path), _markers()
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
     command = [sys.executable, "-m", "grader.cli", "run", str(path), "--sandbox", sandbox, "--out", str(out)]
+    command += ["--slot", str(SLOT)]
     proc = subprocess.run(
         [*command, "--quiet"], cwd=work / "cwd", env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT_S
     )
