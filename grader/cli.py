@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +23,7 @@ from .assignment import AssignmentError, available
 from .results import CheckResult, GradeResult, json_schema, write_atomic
 from .sandbox import NAMES as SANDBOX_NAMES
 from .sandbox import SandboxUnavailable
+from .submission import IntakeLimits
 from .writers import FORMATS, render
 
 EXIT_BELOW_THRESHOLD = 1
@@ -41,6 +43,24 @@ class DefaultCommandGroup(click.Group):
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; errors are one line on stderr (click's default adds a usage block)."""
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        try:
+            super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "grade"
+            click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        sys.exit(0)
 
 
 @click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,6 +133,13 @@ def _select_sandbox(name: str) -> object:
 @click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
 @click.option("--quiet", is_flag=True, help="Print only the total.")
 @click.option(
+    "--intake-limit",
+    "intake_limits",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Change a submission limit: archive=100MiB, total=50MiB, file=20MiB, files=100, depth=8 (the defaults).",
+)
+@click.option(
     "--slot",
     type=click.IntRange(0, 999),
     default=0,
@@ -128,10 +155,17 @@ def run(
     data_dir: Path | None,
     fail_under: float | None,
     quiet: bool,
+    intake_limits: tuple[str, ...],
     slot: int,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
-    _grade_and_report(submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet, slot=slot)
+    try:
+        limits = IntakeLimits().with_overrides(intake_limits)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
+    _grade_and_report(
+        submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet, slot=slot, intake_limits=limits
+    )
 
 
 def _grade_and_report(
@@ -145,6 +179,7 @@ def _grade_and_report(
     quiet: bool,
     label: str | None = None,
     slot: int = 0,
+    intake_limits: IntakeLimits | None = None,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
     from .console import format_summary
@@ -159,6 +194,7 @@ def _grade_and_report(
         sandbox=backend,
         data_dir=data_dir,
         slot=slot,
+        intake_limits=intake_limits or IntakeLimits(),
         on_check=None if quiet else _progress(),
     )
     result = grade(submission, options)

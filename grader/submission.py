@@ -26,6 +26,7 @@ whether the code parses, is the rubric's business, not this module's.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -59,6 +60,46 @@ class IntakeLimits:
                 raise ValueError(f"IntakeLimits.{name} must be positive")
         if self.max_depth < 0:
             raise ValueError("IntakeLimits.max_depth must not be negative")
+
+    def with_overrides(self, settings: Iterable[str]) -> IntakeLimits:
+        """These limits with ``NAME=VALUE`` settings applied, for example ``total=200MiB`` or ``files=500``.
+
+        Names: ``archive``, ``total``, ``file`` (sizes; a number of bytes or with KiB/MiB/GiB) and
+        ``files``, ``depth`` (counts). Raises ValueError with one line naming the bad setting.
+        """
+        values = {}
+        for setting in settings:
+            name, sep, text = setting.partition("=")
+            field = _LIMIT_NAMES.get(name.strip())
+            if not sep or field is None:
+                names = ", ".join(_LIMIT_NAMES)
+                raise ValueError(f"bad intake limit {setting!r}: use NAME=VALUE with NAME one of {names}")
+            try:
+                values[field] = _parse_size(text) if field.endswith("_bytes") else int(text)
+            except ValueError:
+                raise ValueError(f"bad intake limit {setting!r}: {text!r} is not a number") from None
+        try:
+            return dataclasses.replace(self, **values)
+        except ValueError as exc:
+            raise ValueError(f"bad intake limit: {exc}") from None
+
+
+_LIMIT_NAMES = {
+    "archive": "max_archive_bytes",
+    "total": "max_total_bytes",
+    "file": "max_file_bytes",
+    "files": "max_files",
+    "depth": "max_depth",
+}
+
+
+def _parse_size(text: str) -> int:
+    """``"20MiB"`` -> 20971520; a plain number is bytes."""
+    text = text.strip()
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * scale)
+    return int(text)
 
 
 def _size(n: int) -> str:
