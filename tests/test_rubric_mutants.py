@@ -10,7 +10,6 @@ diagnosis names the mistake. The edits are made here, independently of the rubri
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from grader.demo import write_example_submission
 from grader.grading import GradeOptions, grade
 from grader.results import GradeResult
-from grader.sandbox import SandboxUnavailable, select_sandbox
+from grader.sandbox import Sandbox
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
@@ -100,19 +99,7 @@ MISTAKES = [
 ]
 
 
-def _sandbox():
-    """bwrap where it runs, else the process sandbox; skip (or fail in CI) when neither can."""
-    for name in ("bwrap", "process"):
-        try:
-            return select_sandbox(name)
-        except SandboxUnavailable as exc:
-            reason = str(exc)
-    if os.environ.get("BACKPROP_GRADER_REQUIRE_BWRAP") == "1":
-        pytest.fail(f"BACKPROP_GRADER_REQUIRE_BWRAP=1 but no sandbox can run: {reason}")
-    pytest.skip(f"no sandbox can run here: {reason}")
-
-
-def _grade_with(edits: tuple[tuple[str, str, str], ...], folder: Path) -> GradeResult:
+def _grade_with(edits: tuple[tuple[str, str, str], ...], folder: Path, sandbox: Sandbox) -> GradeResult:
     folder.mkdir()
     write_example_submission(folder)
     for file_name, old, new in edits:
@@ -120,20 +107,20 @@ def _grade_with(edits: tuple[tuple[str, str, str], ...], folder: Path) -> GradeR
         source = path.read_text()
         assert source.count(old) == 1, f"{old!r} must occur exactly once in {file_name} to make this mistake"
         path.write_text(source.replace(old, new))
-    return grade(folder, GradeOptions(sandbox=_sandbox()))
+    return grade(folder, GradeOptions(sandbox=sandbox))
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
-def test_mistake_loses_points_and_is_named(mistake: Mistake, tmp_path: Path) -> None:
-    result = _grade_with(mistake.edits, tmp_path / "submission")
+def test_mistake_loses_points_and_is_named(mistake: Mistake, tmp_path: Path, grading_sandbox: Sandbox) -> None:
+    result = _grade_with(mistake.edits, tmp_path / "submission", grading_sandbox)
     check = next(t for t in result.tests if t.name == mistake.check)
     assert check.score < check.max_score, check
     assert re.search(mistake.diagnosis, check.diagnosis or "", re.I), check
 
 
-def test_unedited_example_gets_every_numeric_point(tmp_path: Path) -> None:
+def test_unedited_example_gets_every_numeric_point(tmp_path: Path, grading_sandbox: Sandbox) -> None:
     """The control: without an edit, the same pipeline gives full marks on every numeric check."""
-    result = _grade_with((), tmp_path / "submission")
+    result = _grade_with((), tmp_path / "submission", grading_sandbox)
     assert result.status == "graded"
     for test in result.tests:
         if test.status == "skipped":

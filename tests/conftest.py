@@ -1,0 +1,28 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
+
+
+@pytest.fixture(scope="session")
+def grading_sandbox() -> Sandbox:
+    """An isolated sandbox for tests that grade whole submissions: bwrap, else the process backend.
+
+    Skips with the reason when neither can run here; with ``BACKPROP_GRADER_REQUIRE_BWRAP=1`` (CI)
+    that is a failure instead, so the grading tests can never skip silently where they must run.
+    """
+    reasons = []
+    for name in ("bwrap", "process"):
+        try:
+            return select_sandbox(name)
+        except SandboxUnavailable as exc:
+            reasons.append(f"{name}: {exc}")
+    message = "no sandbox can run here (" + "; ".join(reasons) + ")"
+    if os.environ.get("BACKPROP_GRADER_REQUIRE_BWRAP") == "1":
+        pytest.fail(f"BACKPROP_GRADER_REQUIRE_BWRAP=1 but {message}")
+    pytest.skip(message)
