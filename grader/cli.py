@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,9 @@ from .sandbox import NAMES as SANDBOX_NAMES
 from .sandbox import SandboxUnavailable
 from .submission import IntakeLimits
 from .writers import FORMATS, render
+
+if TYPE_CHECKING:
+    from .grading import GradeOptions
 
 EXIT_BELOW_THRESHOLD = 1
 EXIT_SANDBOX_UNAVAILABLE = 3
@@ -159,46 +162,40 @@ def run(
     slot: int,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
+    from .grading import GradeOptions
+
     try:
         limits = IntakeLimits().with_overrides(intake_limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
-    _grade_and_report(
-        submission, assignment_id, sandbox, out, fmt, data_dir, fail_under, quiet, slot=slot, intake_limits=limits
+    _check_assignment(assignment_id)
+    options = GradeOptions(
+        assignment=assignment_id,
+        sandbox=_select_sandbox(sandbox),
+        data_dir=data_dir,
+        slot=slot,
+        intake_limits=limits,
+        on_check=None if quiet else _progress(),
     )
+    _grade_and_report(submission, options, out or Path(DEFAULT_OUT[fmt]), fmt, fail_under, quiet)
 
 
 def _grade_and_report(
     submission: Path,
-    assignment_id: str,
-    sandbox: str,
-    out: Path | None,
+    options: GradeOptions,
+    out: Path,
     fmt: str,
-    data_dir: Path | None,
     fail_under: float | None,
     quiet: bool,
     label: str | None = None,
-    slot: int = 0,
-    intake_limits: IntakeLimits | None = None,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
     from .console import format_summary
-    from .grading import GradeOptions, grade
+    from .grading import grade
 
-    _check_assignment(assignment_id)
-    backend = _select_sandbox(sandbox)
     if not quiet:
-        click.echo(f"Grading {label or submission} ({assignment_id}, sandbox {backend.name})", err=True)
-    options = GradeOptions(
-        assignment=assignment_id,
-        sandbox=backend,
-        data_dir=data_dir,
-        slot=slot,
-        intake_limits=intake_limits or IntakeLimits(),
-        on_check=None if quiet else _progress(),
-    )
+        click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
     result = grade(submission, options)
-    out = out or Path(DEFAULT_OUT[fmt])
     write_atomic(out, render(result, fmt))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}")
@@ -233,12 +230,12 @@ def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
     import tempfile
 
     from .demo import write_example_submission
+    from .grading import GradeOptions
 
+    options = GradeOptions(sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress())
     with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
         submission = write_example_submission(Path(folder))
-        _grade_and_report(
-            submission, "hlcv-ex2", sandbox, out, "json", data_dir, None, False, label="the built-in example"
-        )
+        _grade_and_report(submission, options, out, "json", None, False, label="the built-in example")
 
 
 @main.command("schema")
