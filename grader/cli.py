@@ -251,6 +251,15 @@ def assignments() -> None:
         click.echo(name)
 
 
+from .batch_cli import batch_command  # noqa: E402 - registered after the built-in commands
+
+main.add_command(batch_command)
+
+from .report.cli import report_command  # noqa: E402 - registered after the built-in commands
+
+main.add_command(report_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main(prog_name="grade")

@@ -80,6 +80,33 @@ def _raw_sha256(source: Path) -> str:
 def grade(source: Path, options: GradeOptions | None = None) -> GradeResult:
     """Grade the submission at ``source`` (zip, folder or git checkout)."""
     options = options or GradeOptions()
+
+    def intake(work: Path, assignment: Assignment) -> _Intake:
+        (work / "in").mkdir(mode=0o755)
+        try:
+            submission = take_in(Path(source), work / "in", options.intake_limits, allowed=assignment.allows)
+        except SubmissionError as exc:
+            return work, (), _raw_sha256(Path(source)), str(exc)
+        return submission.root, tuple(submission.files), submission.sha256, None
+
+    return _grade(options, intake)
+
+
+def grade_rejected(reason: str, sha256: str, options: GradeOptions | None = None) -> GradeResult:
+    """The *rejected* result for a submission the caller already failed to take in.
+
+    A batch client takes each submission in itself (it needs the content hash before grading) and ships
+    only the outcome to a worker that may not see the original path; this gives the worker the same
+    result :func:`grade` would have produced from the source. No student code runs.
+    """
+    return _grade(options or GradeOptions(), lambda work, assignment: (work, (), sha256, reason))
+
+
+#: (folder holding the accepted files, their relative paths, content sha256, rejection reason or None)
+_Intake = tuple[Path, tuple[str, ...], str, str | None]
+
+
+def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake]) -> GradeResult:
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
     assignment = load_assignment(options.assignment)
@@ -89,14 +116,7 @@ def grade(source: Path, options: GradeOptions | None = None) -> GradeResult:
     work = Path(tempfile.mkdtemp(prefix="backprop-grader-"))
     try:
         work.chmod(0o755)
-        rejection = None
-        (work / "in").mkdir(mode=0o755)
-        try:
-            submission = take_in(Path(source), work / "in", options.intake_limits, allowed=assignment.allows)
-            root, files, sha = submission.root, submission.files, submission.sha256
-        except SubmissionError as exc:
-            rejection = str(exc)
-            root, files, sha = work, (), _raw_sha256(Path(source))
+        root, files, sha, rejection = intake(work, assignment)
         timings["intake"] = round(time.monotonic() - start, 4)
         context = GradingContext(
             assignment=assignment,

@@ -1,0 +1,161 @@
+"""What a class report says, computed once from the results so every output agrees."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import statistics
+from collections import Counter
+
+from grader.results import GradeResult
+from grader.writers._text import first_line
+
+from .collect import ClassResults
+
+# rpc.WorkerSession's wording for a call that ran out of time.
+_TIMEOUT = re.compile(r"did not finish within|timed out", re.IGNORECASE)
+HISTOGRAM_BINS = 10
+SLOWEST = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckColumn:
+    """One rubric check as a gradebook column."""
+
+    name: str
+    title: str
+    max_score: float
+    label: str  # unique column header
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckStats:
+    """How the class did on one check."""
+
+    column: CheckColumn
+    passed: int
+    failed: int  # failed or error
+    skipped: int
+
+    @property
+    def attempted(self) -> int:
+        """Results in which the check ran (skipped ones say nothing about the students)."""
+        return self.passed + self.failed
+
+    @property
+    def pass_rate(self) -> float | None:
+        """Share of the results that ran the check and passed it, or None if none ran it."""
+        return self.passed / self.attempted if self.attempted else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A submission whose grading did not go normally."""
+
+    student_id: str
+    kind: str  # "failed to grade", "rejected", "grader error", "timed out", "check error"
+    detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    """Totals of the class, and a histogram of ``HISTOGRAM_BINS`` equal bins from 0 to the maximum."""
+
+    count: int
+    max_score: float
+    mean: float | None
+    median: float | None
+    minimum: float | None
+    maximum: float | None
+    bin_edges: list[float]
+    bin_counts: list[int]
+
+
+def check_columns(results: list[GradeResult]) -> list[CheckColumn]:
+    """Every check in any result, in rubric order (first seen), with a unique header each."""
+    seen: dict[str, tuple[str, float]] = {}
+    for result in results:
+        for check in result.tests:
+            seen.setdefault(check.name, (check.title or check.name, check.max_score))
+    titles = Counter(title for title, _ in seen.values())
+    columns = []
+    for name, (title, max_score) in seen.items():
+        # Two checks with one title would be two identical headers; the stable name tells them apart.
+        label = title if titles[title] == 1 else f"{title} ({name})"
+        columns.append(CheckColumn(name=name, title=title, max_score=max_score, label=label))
+    return columns
+
+
+def distribution(results: list[GradeResult]) -> Distribution:
+    """Score statistics and histogram; bins are closed on the left, the last also on the right."""
+    scores = [r.score for r in results]
+    top = max((r.max_score for r in results), default=0.0) or 1.0
+    width = top / HISTOGRAM_BINS
+    edges = [round(width * i, 6) for i in range(HISTOGRAM_BINS + 1)]
+    counts = [0] * HISTOGRAM_BINS
+    for score in scores:
+        index = min(int(math.floor(score / width + 1e-9)), HISTOGRAM_BINS - 1)
+        counts[max(index, 0)] += 1
+    return Distribution(
+        count=len(scores),
+        max_score=top,
+        mean=statistics.fmean(scores) if scores else None,
+        median=statistics.median(scores) if scores else None,
+        minimum=min(scores, default=None),
+        maximum=max(scores, default=None),
+        bin_edges=edges,
+        bin_counts=counts,
+    )
+
+
+def check_stats(results: list[GradeResult]) -> list[CheckStats]:
+    """Pass, fail and skip counts of every check."""
+    stats = []
+    for column in check_columns(results):
+        statuses = [c.status for r in results for c in r.tests if c.name == column.name]
+        stats.append(
+            CheckStats(
+                column=column,
+                passed=statuses.count("passed"),
+                failed=statuses.count("failed") + statuses.count("error"),
+                skipped=statuses.count("skipped"),
+            )
+        )
+    return stats
+
+
+def common_mistakes(results: list[GradeResult]) -> list[tuple[str, str, int]]:
+    """(diagnosis, check title, number of submissions), most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for result in results:
+        for check in result.tests:
+            if check.diagnosis and check.status != "passed":
+                counts[(check.diagnosis, check.title or check.name)] += 1
+    return [(diagnosis, title, n) for (diagnosis, title), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def problems(data: ClassResults) -> list[Problem]:
+    """Submissions that failed to grade, were rejected, hit a grader error, timed out or crashed a check."""
+    found = []
+    if data.summary is not None:
+        for item in data.summary.by_outcome("failed"):
+            found.append(Problem(item.student_id, "failed to grade", item.reason))
+    for student_id, result in data.results.items():
+        if result.status == "rejected":
+            found.append(Problem(student_id, "rejected", result.message))
+            continue  # every check errors with the same reason; one line says it
+        if result.status == "error":
+            found.append(Problem(student_id, "grader error", result.message))
+        for check in result.tests:
+            if check.status != "error":
+                continue
+            kind = "timed out" if _TIMEOUT.search(check.output) else "check error"
+            found.append(Problem(student_id, kind, f"{check.title or check.name}: {first_line(check.output)}"))
+    return found
+
+
+def slowest(data: ClassResults, n: int = SLOWEST) -> list[tuple[str, GradeResult]]:
+    """The ``n`` submissions that took longest to grade."""
+    ranked = sorted(data.results.items(), key=lambda kv: (-kv[1].duration_s, kv[0]))
+    return ranked[:n]

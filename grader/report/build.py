@@ -1,0 +1,43 @@
+"""Write every report file for a folder of results."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from grader.results import write_atomic
+
+from .collect import ClassResults, load_class
+from .feedback import render_feedback
+from .gradebook import render_gradebook
+from .html import render_html
+
+GRADEBOOK = "gradebook.csv"
+HTML = "report.html"
+FEEDBACK = "feedback"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFiles:
+    """Where the report was written, and what it was made from."""
+
+    gradebook: Path
+    html: Path
+    feedback: list[Path]
+    data: ClassResults
+
+
+def write_report(results_dir: Path, out: Path) -> ReportFiles:
+    """Read ``results_dir`` and write the gradebook, the HTML report and the feedback files to ``out``."""
+    data = load_class(results_dir)
+    (out / FEEDBACK).mkdir(parents=True, exist_ok=True)
+    gradebook = out / GRADEBOOK
+    write_atomic(gradebook, render_gradebook(data.results))
+    page = out / HTML
+    write_atomic(page, render_html(data))
+    feedback = []
+    for student_id, result in sorted(data.results.items()):
+        path = out / FEEDBACK / f"{student_id}.md"
+        write_atomic(path, render_feedback(student_id, result))
+        feedback.append(path)
+    return ReportFiles(gradebook=gradebook, html=page, feedback=feedback, data=data)

@@ -1,0 +1,157 @@
+"""Which submissions a batch grades: a class folder of zips or folders, or a CSV roster.
+
+Every submission gets a student id, which names its result file, so ids are restricted to characters
+that are safe in a file name on every common system and cannot start a spreadsheet formula: a letter or
+digit first, then letters, digits and ``. _ @ + -``. Ids that differ only in case are duplicates (they
+would be the same file on a case-insensitive disk).
+
+- A roster (``.csv``) has a header with ``student_id`` and ``path`` columns (others are ignored); a
+  relative path is relative to the roster's folder. Ids in a roster are used as written, or refused.
+- A class folder holds one entry per student: ``NAME.zip`` or a folder ``NAME`` (a plain folder or a git
+  checkout). The id is derived from ``NAME``; characters outside the allowed set become ``_``, because
+  learning-management exports name files freely ("Ada Lovelace_1234.zip").
+- A single ``.zip`` is a class of one.
+
+A path that does not exist is not a roster error: that student's submission is rejected when graded,
+like any other unreadable submission, and the rest of the class is graded.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+StudentId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+#: A roster larger than this is almost certainly the wrong file (and would be read into memory).
+MAX_ROSTER_BYTES = 16 * 1024 * 1024
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
+
+
+class RosterError(Exception):
+    """The inputs cannot be turned into a class list; str(e) is one line naming the file and the reason."""
+
+
+class RosterEntry(BaseModel):
+    """One submission to grade."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    student_id: StudentId
+    path: Path
+    origin: str = Field(description="Where the entry came from, for messages: 'roster.csv line 4', a folder.")
+
+
+def id_from_name(name: str) -> str | None:
+    """A student id derived from a file or folder name, or None when nothing usable is left."""
+    candidate = _UNSAFE.sub("_", name).strip("._-@+")[:128]
+    return candidate if candidate and re.match(ID_PATTERN, candidate) else None
+
+
+def read_roster(path: Path) -> list[RosterEntry]:
+    """Read a ``student_id,path`` CSV roster."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_ROSTER_BYTES:
+            raise RosterError(f"{path}: roster larger than {MAX_ROSTER_BYTES} bytes")
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark.
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RosterError(f"{path}: cannot read roster ({exc})") from None
+    reader = csv.DictReader(text.splitlines())
+    columns = [c.strip() for c in reader.fieldnames or []]
+    if "student_id" not in columns or "path" not in columns:
+        raise RosterError(f"{path}: the header must name the columns student_id and path (found: {', '.join(columns)})")
+    reader.fieldnames = columns
+    entries = []
+    for row in reader:
+        line = reader.line_num
+        student_id = (row.get("student_id") or "").strip()
+        where = (row.get("path") or "").strip()
+        if not student_id and not where:
+            continue  # blank line or a row of empty cells
+        if not re.match(ID_PATTERN, student_id):
+            raise RosterError(
+                f"{path} line {line}: student id {student_id!r} is not usable as a file name "
+                "(a letter or digit, then letters, digits and . _ @ + -; at most 128)"
+            )
+        if not where:
+            raise RosterError(f"{path} line {line}: no path for student {student_id}")
+        target = Path(where).expanduser()
+        entries.append(
+            RosterEntry(
+                student_id=student_id,
+                path=target if target.is_absolute() else path.parent / target,
+                origin=f"{path.name} line {line}",
+            )
+        )
+    return entries
+
+
+def scan_folder(folder: Path) -> list[RosterEntry]:
+    """One entry per ``*.zip`` file and per sub-folder of a class folder, in name order.
+
+    Hidden entries (a leading ``.``) and other files are not submissions and are passed over.
+    """
+    try:
+        children = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        raise RosterError(f"{folder}: cannot list the class folder ({exc.strerror or exc})") from None
+    entries = []
+    for child in children:
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            name = child.name
+        elif child.suffix.lower() == ".zip" and child.is_file():
+            name = child.stem
+        else:
+            continue
+        student_id = id_from_name(name)
+        if student_id is None:
+            raise RosterError(f"{child}: no usable student id can be made from this name; rename it")
+        entries.append(RosterEntry(student_id=student_id, path=child, origin=str(folder)))
+    return entries
+
+
+def collect(inputs: Iterable[Path]) -> list[RosterEntry]:
+    """The class list from every INPUT of ``grade batch``: rosters, class folders and single zips.
+
+    Raises :class:`RosterError` for an input that is none of these or for a student id given twice.
+    """
+    entries: list[RosterEntry] = []
+    for source in inputs:
+        source = Path(source)
+        if source.is_dir():
+            entries += scan_folder(source)
+        elif source.suffix.lower() == ".csv" and source.is_file():
+            entries += read_roster(source)
+        elif source.suffix.lower() == ".zip" and source.is_file():
+            student_id = id_from_name(source.stem)
+            if student_id is None:
+                raise RosterError(f"{source}: no usable student id can be made from this name; rename it")
+            entries.append(RosterEntry(student_id=student_id, path=source, origin=str(source)))
+        else:
+            raise RosterError(f"{source}: not a class folder, a .csv roster or a .zip submission")
+    check_unique(entries)
+    return entries
+
+
+def check_unique(entries: Sequence[RosterEntry]) -> None:
+    """Refuse two entries whose ids would name the same result file."""
+    seen: dict[str, RosterEntry] = {}
+    for entry in entries:
+        key = entry.student_id.casefold()
+        if key in seen:
+            first = seen[key]
+            raise RosterError(
+                f"student id {entry.student_id!r} appears twice ({first.origin}: {first.path}; "
+                f"{entry.origin}: {entry.path})"
+            )
+        seen[key] = entry
