@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-import torch
-from conftest import TORCH_FILE, TORCH_MODULE
+from conftest import TORCH_FILE, TORCH_MODULE, reference_mlp
 
 from grader.compare import CheckFailed, as_array, as_dict, as_float
-from reference.mlp import MultiLayerPerceptron, mlp_accuracy, model_to_arrays
 
 pytestmark = pytest.mark.needs(TORCH_FILE)
 
@@ -17,9 +17,11 @@ EXPECTED_LAYERS = ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
 NO_RELU = "MLP without ReLU between layers (purely linear)"
 
 
-def reference_model(seed: int = 0) -> MultiLayerPerceptron:
-    torch.manual_seed(seed)
-    return MultiLayerPerceptron(*SIZES)
+def reference_model(seed: int = 0) -> Any:
+    """The reference MultiLayerPerceptron of SIZES, initialised under ``seed``."""
+    mlp = reference_mlp()
+    mlp.torch.manual_seed(seed)
+    return mlp.MultiLayerPerceptron(*SIZES)
 
 
 def reference_logits(arrays: list[np.ndarray], X: np.ndarray, relu: bool = True) -> np.ndarray:
@@ -52,7 +54,7 @@ def test_mlp_layers(student, check):
 def test_mlp_parameter_order(student, check):
     model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *SIZES, seed=0)
     names, arrays = model.torch_params()
-    expected = [a.shape for a in model_to_arrays(reference_model())]
+    expected = [a.shape for a in reference_mlp().model_to_arrays(reference_model())]
     shapes = [a.shape if type(a) is np.ndarray else None for a in arrays]
     if shapes != expected:
         raise CheckFailed(f"parameter shapes {shapes}, expected {expected} (weight (out, in), then bias)")
@@ -62,7 +64,7 @@ def test_mlp_parameter_order(student, check):
 @pytest.mark.title("MLP forward pass with reference weights")
 def test_mlp_forward(student, check):
     model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *SIZES, seed=0)
-    arrays = model_to_arrays(reference_model(1))
+    arrays = reference_mlp().model_to_arrays(reference_model(1))
     model.torch_load(arrays)
     X = np.random.default_rng(8).normal(size=(32, SIZES[0])).astype(np.float32)
     logits = as_array(model.forward(X), "forward(x)", (32, SIZES[2]))
@@ -113,7 +115,7 @@ def test_train_mlp(student, check):
     if not last < first:
         raise CheckFailed(f"training did not lower the loss ({first:.4f} -> {last:.4f})")
     _, arrays = model.torch_params()
-    accuracy = mlp_accuracy([as_array(a, "parameter", a.shape) for a in arrays], X_test, y_test)
+    accuracy = reference_mlp().mlp_accuracy([as_array(a, "parameter", a.shape) for a in arrays], X_test, y_test)
     check.note(f"held-out accuracy after training: {accuracy:.1%} (measured by the grader)")
     if not accuracy > 0.9:
         raise CheckFailed(f"held-out accuracy {accuracy:.1%} after 8 epochs, expected > 90%")

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE
+from conftest import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE, reference_mlp
 from hyperparams import HyperparamError, load_hyperparams
 
 from grader.compare import CheckFailed, as_array, as_dict
 from grader.worker.protocol import Ref
 from reference.cifar10 import CifarError, load_cifar10
-from reference.mlp import mlp_accuracy
 from reference.two_layernet import PARAM_NAMES, accuracy
 
 NUM_CLASSES = 10
@@ -117,7 +116,7 @@ def test_mlp_accuracy(cifar, student, check, assignment, submission_dir):
         raise CheckFailed("no parameters came back from the model")
     checked = [as_array(a, f"parameter {i}", a.shape if hasattr(a, "shape") else ()) for i, a in enumerate(arrays)]
     try:
-        value = mlp_accuracy(checked, cifar.X_val, cifar.y_val)
+        value = reference_mlp().mlp_accuracy(checked, cifar.X_val, cifar.y_val)
     except ValueError as exc:
         raise CheckFailed(f"the model's parameters do not form an MLP: {exc}") from None
     check.note(f"validation accuracy {value:.1%} on {len(cifar.y_val)} images (measured by the grader)")
