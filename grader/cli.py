@@ -53,6 +53,9 @@ class DefaultCommandGroup(click.Group):
             return super().main(*args, **kwargs)
         try:
             super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "grade"
             click.echo(f"error: {exc.format_message()} (see '{where} --help')", err=True)
