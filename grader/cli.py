@@ -39,6 +39,10 @@ DEFAULT_OUT = {
 }
 
 
+#: Raised for a bare ``grade`` by click >= 8.2 (older versions print the help themselves).
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 class DefaultCommandGroup(click.Group):
     """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand."""
 
@@ -53,7 +57,7 @@ class DefaultCommandGroup(click.Group):
             return super().main(*args, **kwargs)
         try:
             super().main(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.NoArgsIsHelpError as exc:
+        except _NO_ARGS_IS_HELP as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else exc.format_message(), err=True)
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
