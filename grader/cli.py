@@ -267,6 +267,11 @@ from .report.cli import report_command  # noqa: E402 - registered after the buil
 main.add_command(report_command)
 
 
+from .sandbox.image import image_group  # noqa: E402 - registered after the built-in commands
+
+main.add_command(image_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main(prog_name="grade")
