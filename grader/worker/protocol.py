@@ -89,9 +89,18 @@ def read_message_blocking(stream: BinaryIO) -> tuple[dict[str, Any], list[bytes]
 
 
 def write_message(stream: BinaryIO, header: dict[str, Any], blobs: list[bytes]) -> None:
-    """Write one message and flush."""
-    header = dict(header, n=len(blobs))
-    write_frame(stream, json.dumps(header, allow_nan=False, separators=(",", ":")).encode())
+    """Write one message and flush.
+
+    A message the reader would refuse (a frame over the size cap, more arrays than the cap) raises
+    :class:`ProtocolError` before anything is written, so the stream stays in step.
+    """
+    if len(blobs) > MAX_ARRAYS:
+        raise ProtocolError(f"too many arrays: {len(blobs)}, the limit is {MAX_ARRAYS}")
+    payload = json.dumps(dict(header, n=len(blobs)), allow_nan=False, separators=(",", ":")).encode()
+    for frame in (payload, *blobs):
+        if len(frame) > MAX_FRAME_BYTES:
+            raise ProtocolError(f"too large: a frame of {len(frame)} bytes, the limit is {MAX_FRAME_BYTES}")
+    write_frame(stream, payload)
     for blob in blobs:
         write_frame(stream, blob)
     stream.flush()

@@ -363,7 +363,12 @@ def main() -> None:
         _BUDGET.reset()
         reply, out_blobs = worker.handle(header, blobs)
         _report_dropped_output()
-        protocol.write_message(rpc_out, reply, out_blobs)
+        try:
+            protocol.write_message(rpc_out, reply, out_blobs)
+        except protocol.ProtocolError as exc:
+            # Nothing was written: answer with the reason instead, and keep the worker.
+            error = {"type": "ReplyError", "message": f"the result cannot be sent back: {exc}"}
+            protocol.write_message(rpc_out, {"id": reply.get("id"), "ok": False, "error": error}, [])
 
 
 if __name__ == "__main__":
