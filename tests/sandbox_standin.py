@@ -109,7 +109,7 @@ def _rlimits() -> dict:
 
     return {
         name: resource.getrlimit(getattr(resource, name))
-        for name in ("RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_CPU")
+        for name in ("RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA")
     }
 
 
@@ -182,6 +182,28 @@ def op_alloc(request: dict) -> dict:
     except MemoryError:
         return {"allocated": False, "error": "MemoryError"}
     return {"allocated": True, "size": len(block)}
+
+
+def op_alloc_children(request: dict) -> dict:
+    """Fork ``children`` processes that each touch ``bytes`` of memory; report how each one ended."""
+    pids = []
+    for _ in range(request["children"]):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                block = bytearray(request["bytes"])
+                for offset in range(0, len(block), 4096):
+                    block[offset] = 1
+                time.sleep(2)
+            except MemoryError:
+                os._exit(3)
+            os._exit(0)
+        pids.append(pid)
+    endings = []
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        endings.append(-os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status))
+    return {"endings": endings}
 
 
 def op_hang(request: dict) -> None:

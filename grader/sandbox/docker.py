@@ -3,7 +3,7 @@
 The container runs the image built by ``grade image build`` (Python, numpy, CPU torch and
 ``grader/worker`` at ``/opt/worker``, nothing else of the grader) with no network, a read-only root,
 a size-capped ``noexec`` tmpfs at ``/tmp``, every capability dropped, ``no-new-privileges``, pids,
-memory (no swap) and CPU limits, rlimits for open files, file size, core dumps and CPU time,
+memory (no swap) and CPU limits, rlimits for data size, open files, file size, core dumps and CPU time,
 ``docker-init`` as pid 1 and no log driver. It runs as uid ``60000 + slot`` (like the bwrap and
 process backends of a root grader), so a host-side ``pgrep -u`` finds whatever a slot left running.
 The submission is bind-mounted read-only at ``/sub`` (and a data folder, when given, at ``/data``).
@@ -297,6 +297,9 @@ def _host_config(api: docker.APIClient, limits: Limits, binds: dict[str, dict[st
         memswap_limit=limits.memory_bytes,  # equal to the memory limit: no swap
         nano_cpus=max(1, limits.threads) * 1_000_000_000,
         ulimits=[
+            # The same per-process memory limit as the other backends: an oversized allocation is a
+            # MemoryError the student sees in their traceback; the cgroup above bounds the whole tree.
+            Ulimit(name="data", soft=limits.memory_bytes, hard=limits.memory_bytes),
             Ulimit(name="nofile", soft=limits.max_open_files, hard=limits.max_open_files),
             Ulimit(name="fsize", soft=limits.max_file_bytes, hard=limits.max_file_bytes),
             Ulimit(name="core", soft=0, hard=0),
