@@ -6,6 +6,7 @@ Exit codes (stable, for scripts and CI):
 - 1: graded, but the score is below ``--fail-under``.
 - 2: usage error (bad option, missing path, unknown assignment).
 - 3: the sandbox asked for explicitly cannot run here (the message says how to fix it).
+- 4: an internal error of the grader (a bug: please report it with BACKPROP_GRADER_DEBUG=1 output).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 EXIT_BELOW_THRESHOLD = 1
 EXIT_SANDBOX_UNAVAILABLE = 3
+EXIT_INTERNAL_ERROR = 4
 DEFAULT_OUT = {
     "json": "results.json",
     "gradescope": "results.json",
@@ -70,6 +72,14 @@ class DefaultCommandGroup(click.Group):
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(130)
+        except Exception as exc:
+            # A bug of ours, not a bad input: one line by default, the traceback when asked for.
+            if os.environ.get("BACKPROP_GRADER_DEBUG") == "1":
+                raise
+            click.echo(
+                f"error: internal error: {type(exc).__name__}: {exc} (BACKPROP_GRADER_DEBUG=1 shows where)", err=True
+            )
+            sys.exit(EXIT_INTERNAL_ERROR)
         sys.exit(0)
 
 

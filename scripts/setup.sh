@@ -74,7 +74,7 @@ WANT=$(cat pyproject.toml scripts/constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     say "installing the grader and its development tools into $VENV"
     "${PIP[@]}" --python "$VENV/bin/python" install --quiet --disable-pip-version-check \
-        -c scripts/constraints.txt -e ".[dev]"
+        -c scripts/constraints.txt -e ".[dev]" pip
     echo "$WANT" > "$STAMP"
 fi
 say "ready: $VENV/bin/grade ($("$VENV/bin/grade" --version))"
