@@ -281,6 +281,10 @@ from .sandbox.image import image_group  # noqa: E402 - registered after the buil
 
 main.add_command(image_group)
 
+from .selfcheck import check_command  # noqa: E402 - registered after the built-in commands
+
+main.add_command(check_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -47,6 +47,8 @@ class GradeOptions:
     slot: int = 0
     #: Called with each check's result as soon as it is known (progress display).
     on_check: Callable[[CheckResult], None] | None = None
+    #: Run only the checks students may see (the self-check); hidden checks are neither run nor listed.
+    visible_only: bool = False
 
 
 def library_versions() -> dict[str, str]:
@@ -129,6 +131,7 @@ def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake])
             slot=options.slot,
             rejection=rejection,
             on_check=options.on_check,
+            visible_only=options.visible_only,
         )
         rubric_start = time.monotonic()
         try:

@@ -40,6 +40,8 @@ from .student import Student
 
 SHOWN_OUTPUT_CHARS = 2000
 MIB = 1024 * 1024
+#: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
+NOT_IMPLEMENTED = "not implemented yet"
 
 
 @dataclasses.dataclass
@@ -57,6 +59,8 @@ class GradingContext:
     #: Why the submission could not be taken in; every check then errors with this reason.
     rejection: str | None = None
     on_check: Callable[[CheckResult], None] | None = None
+    #: Run only the checks students may see (``grade check``): hidden ones are deselected, never started.
+    visible_only: bool = False
 
 
 @dataclasses.dataclass
@@ -194,6 +198,15 @@ class GradingPlugin:
 
     # -- hooks ------------------------------------------------------------------------------
 
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        """With ``visible_only``, drop hidden checks before anything runs (no worker, no result)."""
+        if not self.context.visible_only:
+            return
+        hidden = [item for item in items if item.get_closest_marker("hidden") is not None]
+        if hidden:
+            items[:] = [item for item in items if item.get_closest_marker("hidden") is None]
+            config.hook.pytest_deselected(items=hidden)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.monotonic()
@@ -257,7 +270,7 @@ class GradingPlugin:
             return "failed", error.message, error.diagnosis or check.diagnosis
         if isinstance(error, StudentException):
             if error.type_name == "NotImplementedError":
-                return "failed", f"not implemented yet ({error})", check.diagnosis
+                return "failed", f"{NOT_IMPLEMENTED} ({error})", check.diagnosis
             return "failed", f"your code raised {error}", check.diagnosis
         if isinstance(error, WorkerFailure):
             return "error", str(error), check.diagnosis
