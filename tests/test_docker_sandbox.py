@@ -9,6 +9,7 @@ They skip, saying why, when no engine answers or the image is not built;
 from __future__ import annotations
 
 import gc
+import io
 import json
 import os
 import select
@@ -17,6 +18,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -473,26 +475,45 @@ def test_auto_picks_docker_when_the_engine_and_image_are_there(engine):
         chosen.close()
 
 
-def test_a_stale_image_is_one_clear_line(engine):
-    # Same image, but labelled as built from other worker files.
+def _derived_image(engine, tag: str, files: dict[str, bytes] | None = None) -> None:
+    """Commit the sandbox image as ``tag`` with a worker label that matches nothing, optionally with
+    some ``/opt/worker`` files replaced (a created container takes files without ever running)."""
     container = engine.api.create_container(DockerSandbox.image, command=["true"])
-    stale = "backprop-grader-worker:test-stale"
     try:
-        engine.api.commit(
-            container["Id"], repository=stale.split(":")[0], tag=stale.split(":")[1],
-            changes=[f"LABEL {WORKER_SHA_LABEL}=0000"],
-        )  # fmt: skip
+        if files:
+            archive = io.BytesIO()
+            with tarfile.open(fileobj=archive, mode="w") as tar:
+                for name, data in files.items():
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode = len(data), 0o644
+                    tar.addfile(info, io.BytesIO(data))
+            engine.api.put_archive(container["Id"], "/opt/worker", archive.getvalue())
+        repository, tag_name = tag.split(":")
+        engine.api.commit(container["Id"], repository=repository, tag=tag_name, changes=[f"LABEL {WORKER_SHA_LABEL}=0"])
     finally:
         engine.api.remove_container(container["Id"], force=True)
+
+
+def test_an_image_built_without_the_label_is_judged_by_its_worker_files(engine):
+    _require_docker(fresh=True)
+    unlabelled = "backprop-grader-worker:test-unlabelled"
+    stale = "backprop-grader-worker:test-stale"
+    _derived_image(engine, unlabelled)
+    _derived_image(engine, stale, {"shim.py": b"# another protocol\n"})
+
+    class Unlabelled(DockerSandbox):
+        image = unlabelled
 
     class Stale(DockerSandbox):
         image = stale
 
     try:
+        Unlabelled.check_available()  # same files as grader/worker: usable, label or not
         with pytest.raises(SandboxUnavailable) as raised:
             Stale.check_available()
         assert str(raised.value) == (
             f"the sandbox image {stale} is stale (grader/worker changed since it was built): run `grade image build`"
         )
     finally:
+        engine.api.remove_image(unlabelled)
         engine.api.remove_image(stale)

@@ -169,19 +169,21 @@ class DockerSandbox(Sandbox):
 
     @classmethod
     def check_available(cls) -> None:
-        """Raise :class:`SandboxUnavailable` when no engine answers, or the image is missing or stale."""
+        """Raise :class:`SandboxUnavailable` when no engine answers, or the image is missing or stale.
+
+        Stale means the image's worker files differ from ``grader/worker``: the two sides would not
+        speak the same protocol. An image from ``grade image build`` says which files it holds in a
+        label; any other image (a plain ``docker build``, a registry) is opened and its files compared.
+        """
         client = connect(timeout=PROBE_TIMEOUT_S)
         try:
-            attrs = _inspect_image(client, cls.image)
+            if not image_is_current(client, _inspect_image(client, cls.image)):
+                raise SandboxUnavailable(
+                    f"the sandbox image {cls.image} is stale (grader/worker changed since it was built): "
+                    "run `grade image build`"
+                )
         finally:
             client.close()
-        from .image import worker_digest  # image.py imports this module
-
-        if ((attrs.get("Config") or {}).get("Labels") or {}).get(WORKER_SHA_LABEL) != worker_digest():
-            raise SandboxUnavailable(
-                f"the sandbox image {cls.image} is stale (grader/worker changed since it was built): "
-                "run `grade image build`"
-            )
 
     def _resolve(self) -> tuple[docker.DockerClient, str]:
         """Connect and pin the image to its id, once: later starts make no extra round trips.
@@ -258,6 +260,36 @@ class DockerSandbox(Sandbox):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+def image_is_current(client: docker.DockerClient, attrs: dict[str, Any]) -> bool:
+    """True when the image (``inspect`` output) holds the same worker files as ``grader/worker``."""
+    from .image import worker_digest  # image.py imports this module
+
+    wanted = worker_digest()
+    if ((attrs.get("Config") or {}).get("Labels") or {}).get(WORKER_SHA_LABEL) == wanted:
+        return True
+    return _image_worker_digest(client, attrs["Id"]) == wanted
+
+
+def _image_worker_digest(client: docker.DockerClient, image_id: str) -> str | None:
+    """The digest of ``/opt/worker`` in an image, read from a container that is created, never started."""
+    from .image import archive_digest
+
+    api = client.api
+    try:
+        container = api.create_container(
+            image_id, command=["true"], network_disabled=True, labels={CONTAINER_LABEL: "1", OWNER_LABEL: _owner()}
+        )
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return None
+    try:
+        stream, _ = api.get_archive(container["Id"], "/opt/worker")
+        return archive_digest(b"".join(stream))
+    except (docker.errors.APIError, requests.exceptions.RequestException):
+        return None  # no /opt/worker: not a sandbox image at all
+    finally:
+        _remove_container(api, container["Id"])
 
 
 def _readable_dir(path: Path | str, what: str) -> str:

@@ -25,6 +25,7 @@ import dataclasses
 import datetime
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import shutil
@@ -44,8 +45,8 @@ from grader.sandbox.base import WORKER_DIR, SandboxUnavailable
 from grader.sandbox.docker import (
     DEFAULT_IMAGE,
     IMAGE_REPOSITORY,
-    WORKER_SHA_LABEL,
     connect,
+    image_is_current,
 )
 
 REPO_ROOT = WORKER_DIR.parent.parent
@@ -86,13 +87,34 @@ def worker_files(worker_dir: Path = WORKER_DIR) -> list[Path]:
     return files
 
 
+def files_digest(files: Iterable[tuple[str, bytes]]) -> str:
+    """SHA-256 over ``(relative path, contents)`` pairs, in path order."""
+    digest = hashlib.sha256()
+    for name, data in sorted(files):
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
 def worker_digest(worker_dir: Path = WORKER_DIR) -> str:
     """SHA-256 over the worker files' relative paths and contents; the image carries it as a label."""
-    digest = hashlib.sha256()
-    for path in worker_files(worker_dir):
-        digest.update(path.relative_to(worker_dir).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    files = worker_files(worker_dir)
+    return files_digest((path.relative_to(worker_dir).as_posix(), path.read_bytes()) for path in files)
+
+
+def archive_digest(archive: bytes) -> str:
+    """:func:`worker_digest` of a folder given as a tar archive whose top folder is the worker folder
+    (what the engine returns for ``/opt/worker``)."""
+    files = []
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")[1:]
+            if not member.isfile() or not parts or "__pycache__" in parts or member.name.endswith((".pyc", ".pyo")):
+                continue
+            handle = tar.extractfile(member)
+            if handle is not None:
+                files.append(("/".join(parts), handle.read()))
+    return files_digest(files)
 
 
 def image_fingerprint(
@@ -384,6 +406,7 @@ def _context_tar(path: Path, wheelhouse: Path, wheel_names: list[str]) -> None:
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
         info.mode = 0o644
+        info.mtime = 0  # the same files give the same context, so the engine's layer cache can hit
         with source.open("rb") as handle:
             tar.addfile(info, handle)
 
@@ -530,10 +553,11 @@ def image_status(tag: str = DEFAULT_IMAGE) -> str:
     client = connect()
     try:
         image = client.images.get(tag)
+        fresh = image_is_current(client, image.attrs)
     except docker.errors.ImageNotFound:
         return f"{tag}: not built (run `grade image build`)"
-    labels = image.labels or {}
-    fresh = labels.get(WORKER_SHA_LABEL) == worker_digest()
+    finally:
+        client.close()
     state = "up to date" if fresh else "stale: grader/worker changed since it was built (run `grade image build`)"
     return f"{tag}: {image.short_id}, {image.attrs['Size'] / 2**20:.0f} MiB, {state}"
 
