@@ -27,8 +27,9 @@ from grader.selfcheck import Todo, find_todos
 
 #: Wall-clock ceiling for one self-check; far above what the handout and the good submission take.
 RUN_TIMEOUT_S = 600
-#: The handout's constructor is GIVEN code, so its check passes before anything is implemented.
-GIVEN_CODE_CHECKS = {"Initialisation: seeded weights and zero biases": 2.0}
+#: The handout's constructor is GIVEN code, so its check passes before anything is implemented; it
+#: carries no points, so the untouched handout scores 0.
+GIVEN_CODE_CHECKS = {"Initialisation: seeded weights and zero biases": 0.0}
 #: The rubric's 100 points without the 8-point hidden gradient check (test_2_backprop.py).
 VISIBLE_POINTS = 92.0
 HIDDEN_TITLE = "Gradients on hidden inputs"
@@ -131,19 +132,16 @@ def test_template_reports_every_todo_as_not_implemented_without_a_traceback(temp
     assert all(line.startswith(starts) for line in waiting.splitlines()), waiting
 
 
-def test_template_scores_only_the_given_code(template_check: Checked) -> None:
+def test_template_scores_zero_and_passes_only_the_given_code(template_check: Checked) -> None:
     result = template_check.result
     passed = {t.title: t.score for t in result.tests if t.status == "passed"}
     assert passed == GIVEN_CODE_CHECKS
-    assert result.score == sum(GIVEN_CODE_CHECKS.values())
+    assert result.score == 0
     for check in result.tests:
         if check.status != "passed" and check.status != "skipped":
             assert check.status == "failed" and check.output.startswith("not implemented yet"), check
             assert check.score == 0
-    assert (
-        f"Visible checks: {sum(GIVEN_CODE_CHECKS.values()):g} / {VISIBLE_POINTS:g} points"
-        in template_check.process.stdout
-    )
+    assert f"Visible checks: 0 / {VISIBLE_POINTS:g} points" in template_check.process.stdout
 
 
 def test_template_check_is_fast(template_check: Checked) -> None:
