@@ -182,7 +182,8 @@ def _leftover_containers(sandbox: str) -> list[str]:
         return []
     from grader.sandbox.docker import leftover_containers
 
-    return leftover_containers(all_owners=True)
+    # Containers whose grader has exited: those of graders still running beside the tests are theirs.
+    return leftover_containers()
 
 
 def grade_case(sandbox: str, kind: str, name: str, path: Path, tmp_root: Path, tag: str = "") -> Graded:
