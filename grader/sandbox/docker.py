@@ -171,12 +171,17 @@ class DockerSandbox(Sandbox):
     def check_available(cls) -> None:
         """Raise :class:`SandboxUnavailable` when no engine answers, or the image is missing or stale.
 
-        Stale means the image's worker files differ from ``grader/worker``: the two sides would not
-        speak the same protocol. An image from ``grade image build`` says which files it holds in a
-        label; any other image (a plain ``docker build``, a registry) is opened and its files compared.
+        Also removes containers left behind by graders that were killed. Stale means the image's
+        worker files differ from ``grader/worker``: the two sides would not speak the same protocol.
+        An image from ``grade image build`` says which files it holds in a label; any other image (a
+        plain ``docker build``, a registry) is opened and its files compared.
         """
         client = connect(timeout=PROBE_TIMEOUT_S)
         try:
+            # A grader that was killed may have left workers running; the next grader to look for
+            # the engine removes them, even if it then grades nothing in a container.
+            with contextlib.suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                remove_leftover_containers(client)
             if not image_is_current(client, _inspect_image(client, cls.image)):
                 raise SandboxUnavailable(
                     f"the sandbox image {cls.image} is stale (grader/worker changed since it was built): "
