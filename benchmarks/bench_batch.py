@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,9 +66,13 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
     argv += ["--jobs", str(jobs), "--sandbox", sandbox]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the whole tree (batch, Dask workers, sandboxes): each reaps its children, so it adds up here.
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if done.returncode not in (0, 4):
         raise SystemExit(f"grade batch --jobs {jobs} exited {done.returncode}:\n{done.stderr[-3000:]}")
     summary = json.loads((out / "_batch-summary.json").read_text())
@@ -79,6 +84,8 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
         "failed": summary["failed"],
         "per_minute": round(summary["graded"] / wall * 60, 2),
         "grading_s_sum": round(sum(i["seconds"] for i in summary["items"]), 1),
+        "cpu_s": round(cpu, 1),
+        "cores_busy": round(cpu / wall, 2),
     }
 
 
@@ -106,7 +113,8 @@ def main() -> None:
         runs.append(figures)
         print(
             f"--jobs {jobs}: {figures['wall_s']} s wall, {figures['per_minute']} submissions/min "
-            f"({figures['graded']} graded, {figures['failed']} failed)",
+            f"({figures['graded']} graded, {figures['failed']} failed; {figures['cpu_s']} CPU s, "
+            f"{figures['cores_busy']} cores busy on average)",
             flush=True,
         )
     base = runs[0]["wall_s"]

@@ -200,17 +200,28 @@ def run_batch(
 def _plan(entry: RosterEntry, out: Path, assignment: Assignment, force: bool) -> tuple[BatchItem, Job | None, str]:
     """Take the submission in and decide: skip it, grade it (and why), or record that it failed."""
     base = BatchItem(student_id=entry.student_id, path=str(entry.path), outcome="skipped")
+    target = result_path(out, entry.student_id)
+    existing, unreadable = None, ""
+    if os.path.lexists(target):
+        try:
+            existing = load_result(target)
+        except ValueError as exc:
+            unreadable = str(exc)
+    if existing is not None and existing.status == "graded" and not os.path.lexists(entry.path):
+        # More likely an unmounted share or a typo in the roster than a withdrawn submission: never
+        # replace a grade with a rejection for "file not found", even with --force.
+        reason = "the submission is not there any more; the earlier result is kept"
+        return base.model_copy(update={"outcome": "failed", "reason": reason}), None, ""
     try:
         job = prepare(entry.student_id, entry.path, assignment)
     except Exception as exc:  # noqa: BLE001 - e.g. an I/O error while reading; the rest of the class goes on
         return base.model_copy(update={"outcome": "failed", "reason": _one_line(exc)}), None, ""
-    target = result_path(out, entry.student_id)
-    if force or not os.path.lexists(target):
-        return base, job, "forced" if force and os.path.lexists(target) else ""
-    try:
-        existing = load_result(target)
-    except ValueError as exc:
-        return base, job, f"unreadable earlier result ({exc})"
+    if not os.path.lexists(target):
+        return base, job, ""
+    if force:
+        return base, job, "forced"
+    if existing is None:
+        return base, job, f"unreadable earlier result ({unreadable})"
     why = is_current(existing, job, assignment)
     if why is not None:
         return base, job, why

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .batch import BatchBusy, format_summary, run_batch
+from .distributed import DaskUnavailable
 from .executors import Executor, SerialExecutor
 from .jobs import JobSettings
 from .progress import Progress
@@ -56,7 +57,7 @@ def _local_sandbox(name: str) -> str:
 def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: float) -> Executor:
     if scheduler is None and min(jobs, submissions) <= 1:
         return SerialExecutor()
-    from .distributed import DaskExecutor, DaskUnavailable
+    from .distributed import DaskExecutor
 
     try:
         return DaskExecutor(scheduler=scheduler, workers=min(jobs, submissions), worker_wait_s=worker_wait)
@@ -137,7 +138,7 @@ def batch_command(
         click.echo(f"Grading {len(entries)} submissions into {out} ({executor.description})", err=True)
         try:
             summary = run_batch(entries, out, settings, executor, Progress(len(entries), stream), force=force)
-        except BatchBusy as exc:
+        except (BatchBusy, DaskUnavailable) as exc:
             _fail(str(exc), EXIT_UNAVAILABLE)
     click.echo(format_summary(summary))
     if summary.interrupted:

@@ -19,6 +19,7 @@ like any other unreadable submission, and the rest of the class is graded.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -64,7 +65,8 @@ def read_roster(path: Path) -> list[RosterEntry]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise RosterError(f"{path}: cannot read roster ({exc})") from None
-    reader = csv.DictReader(text.splitlines())
+    # newline="": a quoted cell may hold a line break (the csv module's documented requirement).
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = [c.strip() for c in reader.fieldnames or []]
     if "student_id" not in columns or "path" not in columns:
         raise RosterError(f"{path}: the header must name the columns student_id and path (found: {', '.join(columns)})")

@@ -8,6 +8,7 @@ shared corpus is present, a buggy and a hostile case.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -105,6 +106,14 @@ def test_serial_batch_grades_a_class_and_a_rerun_grades_only_what_changed(tmp_pa
     assert after["alice"] != before["alice"]
     assert {k: v for k, v in after.items() if k != "alice"} == {k: v for k, v in before.items() if k != "alice"}
     assert load_result(out / "alice.json").submission_sha256 != results["alice"].submission_sha256
+
+    # A submission that disappeared (an unmounted share, a roster typo) never replaces a grade with 0.
+    shutil.rmtree(tmp_path / "elsewhere" / "carol-work")
+    fourth = run_grade(*args)
+    assert fourth.returncode == 4, fourth.stderr
+    assert "failed: carol: the submission is not there any more; the earlier result is kept" in fourth.stdout
+    assert _identity(out / "carol.json") == before["carol"]
+    assert _summary(out).skipped == 3  # dave's roster path never existed: his rejection simply stands
 
 
 def test_submissions_that_cannot_be_graded_are_reported_and_retried_by_the_next_run(tmp_path: Path) -> None:
