@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -59,6 +58,17 @@ def build_class(corpus: Path, size: int, folder: Path) -> list[str]:
     return names
 
 
+def host_cpu() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole host since boot, from /proc/stat (Linux)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user time
+    return total - idle, total
+
+
 def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | None) -> dict[str, object]:
     """Grade the class once; return the wall time and the batch summary's counts."""
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
@@ -66,13 +76,11 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
     argv += ["--jobs", str(jobs), "--sandbox", sandbox]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = host_cpu()
     start = time.monotonic()
     done = subprocess.run(argv, capture_output=True, text=True, env=env)
     wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    # CPU of the whole tree (batch, Dask workers, sandboxes): each reaps its children, so it adds up here.
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    after = host_cpu()
     if done.returncode not in (0, 4):
         raise SystemExit(f"grade batch --jobs {jobs} exited {done.returncode}:\n{done.stderr[-3000:]}")
     summary = json.loads((out / "_batch-summary.json").read_text())
@@ -84,8 +92,9 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
         "failed": summary["failed"],
         "per_minute": round(summary["graded"] / wall * 60, 2),
         "grading_s_sum": round(sum(i["seconds"] for i in summary["items"]), 1),
-        "cpu_s": round(cpu, 1),
-        "cores_busy": round(cpu / wall, 2),
+        # Busy cores of the whole host, other users included: near the core count means the run was
+        # limited by CPU, which is what decides whether more --jobs can help.
+        "host_cores_busy": round((after[0] - before[0]) / max(after[1] - before[1], 1) * (os.cpu_count() or 1), 2),
     }
 
 
@@ -113,8 +122,8 @@ def main() -> None:
         runs.append(figures)
         print(
             f"--jobs {jobs}: {figures['wall_s']} s wall, {figures['per_minute']} submissions/min "
-            f"({figures['graded']} graded, {figures['failed']} failed; {figures['cpu_s']} CPU s, "
-            f"{figures['cores_busy']} cores busy on average)",
+            f"({figures['graded']} graded, {figures['failed']} failed; host: {figures['host_cores_busy']} "
+            f"of {os.cpu_count()} cores busy on average, all users)",
             flush=True,
         )
     base = runs[0]["wall_s"]
