@@ -20,10 +20,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,6 +134,20 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+def _on_interrupt(stop: threading.Event) -> Callable[[], None]:
+    """Record Ctrl-C in ``stop`` before raising it, because the rubric (pytest) swallows the
+    KeyboardInterrupt and returns early. Returns what puts the previous handler back."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only; nothing to install
+    previous = signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
 def run_batch(
     entries: Iterable[RosterEntry],
     out: Path,
@@ -154,6 +171,8 @@ def run_batch(
         in_flight: dict[str, str] = {}  # student id -> why it is graded (again)
         pending = iter(entries)
         progress.start()
+        stop = threading.Event()
+        restore_sigint = _on_interrupt(stop)
         try:
             while True:
                 while len(in_flight) < executor.capacity():
@@ -170,6 +189,10 @@ def run_batch(
                 if not in_flight:
                     break
                 student_id, outcome = executor.next_done()
+                if stop.is_set():
+                    # The grading overlapped the interrupt; pytest turns Ctrl-C into an early end of
+                    # the rubric, so this result may lack checks. Never write it as a grade.
+                    raise KeyboardInterrupt
                 reason = in_flight.pop(student_id)
                 item = _record(student_id, paths[student_id], outcome, out, reason)
                 items.append(item)
@@ -178,6 +201,7 @@ def run_batch(
             interrupted = True
             progress.note("interrupted: results written so far are kept; run the same command again to resume")
         finally:
+            restore_sigint()
             progress.finish()
         summary = BatchSummary(
             assignment=assignment.id,

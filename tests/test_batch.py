@@ -8,6 +8,7 @@ shared corpus is present, a buggy and a hostile case.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -262,3 +263,42 @@ def test_a_second_batch_into_the_same_folder_is_refused_while_one_runs(tmp_path:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_ctrl_c_stops_the_batch_and_never_writes_a_half_graded_result(tmp_path: Path) -> None:
+    klass = tmp_path / "class"
+    names = ["c1", "c2", "c3"]
+    for name in names:
+        add_template(klass, name, marker=name)
+    out = tmp_path / "results"
+    args = ("batch", str(klass), "--out", str(out), "--jobs", "1", "--sandbox", "bwrap")
+    batch = subprocess.Popen(
+        grade_command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=grade_env(), start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not _result_files(out) and batch.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert batch.poll() is None and _result_files(out), "no result appeared while the batch ran"
+        time.sleep(1.5)  # into the rubric of the next submission, where pytest catches KeyboardInterrupt
+        os.killpg(batch.pid, signal.SIGINT)  # what Ctrl-C on a terminal does: the whole foreground group
+        stdout, stderr = batch.communicate(timeout=120)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+            batch.wait()
+    assert batch.returncode == 130, stderr.decode()
+    assert "Interrupted before the end" in stdout.decode()
+    summary = _summary(out)
+    assert summary.interrupted
+    written = {name: load_result(path) for name, path in _result_files(out).items()}
+    assert summary.graded == len(written) < len(names)
+    complete = [t.name for t in written["c1"].tests]
+    assert len(complete) >= 10
+    for name, result in written.items():
+        assert [t.name for t in result.tests] == complete, f"{name} was written with checks missing"
+
+    rerun = run_grade(*args)
+    assert rerun.returncode == 0, rerun.stderr
+    assert sorted(_result_files(out)) == names
+    assert _summary(out).skipped == len(written)
