@@ -17,9 +17,9 @@ from .batch import BatchBusy, format_summary, run_batch
 from .distributed import DaskUnavailable
 from .executors import Executor, SerialExecutor
 from .jobs import JobSettings
+from .options import assignment_option, data_dir_option, sandbox_option
 from .progress import Progress
 from .roster import RosterError, collect
-from .sandbox import NAMES as SANDBOX_NAMES
 from .sandbox import SandboxUnavailable, select_sandbox
 
 EXIT_USAGE = 2
@@ -95,14 +95,9 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
     help="How long to wait for the scheduler and a first worker.",
 )
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
-@click.option("--assignment", "assignment_id", default="hlcv-ex2", show_default=True, help="Assignment id.")
-@click.option("--sandbox", type=click.Choice(SANDBOX_NAMES), default="auto", show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    envvar="BACKPROP_GRADER_DATA_DIR",
-    help="CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.",
-)
+@assignment_option
+@sandbox_option()
+@data_dir_option("CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
 def batch_command(
     inputs: tuple[Path, ...],
     out: Path,

@@ -21,8 +21,8 @@ import click
 
 from . import __version__
 from .assignment import AssignmentError, available
+from .options import assignment_option, data_dir_option, sandbox_option
 from .results import CheckResult, GradeResult, json_schema, write_atomic
-from .sandbox import NAMES as SANDBOX_NAMES
 from .sandbox import SandboxUnavailable
 from .submission import IntakeLimits
 from .writers import FORMATS, render
@@ -129,14 +129,8 @@ def _select_sandbox(name: str) -> object:
 
 @main.command("run")
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("--assignment", "assignment_id", default="hlcv-ex2", show_default=True, help="Assignment id.")
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_NAMES),
-    default="auto",
-    show_default=True,
-    help="Isolation backend; 'auto' takes docker, then bwrap, then process.",
-)
+@assignment_option
+@sandbox_option()
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -144,12 +138,7 @@ def _select_sandbox(name: str) -> object:
     help="Result file [default: results.json, or results.xml / results.md by format].",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    envvar="BACKPROP_GRADER_DATA_DIR",
-    help="Folder holding CIFAR-10 (python or binary release). Env: BACKPROP_GRADER_DATA_DIR.",
-)
+@data_dir_option()
 @click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
 @click.option("--quiet", is_flag=True, help="Print only the total.")
 @click.option(
@@ -239,9 +228,9 @@ def _exit_for(result: GradeResult, fail_under: float | None) -> None:
 
 
 @main.command("demo")
-@click.option("--sandbox", type=click.Choice(SANDBOX_NAMES), default="auto", show_default=True)
+@sandbox_option()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
-@click.option("--data-dir", type=click.Path(path_type=Path), envvar="BACKPROP_GRADER_DATA_DIR")
+@data_dir_option()
 def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
     """Grade the built-in example: the reference solution packed as a student submission."""
     import tempfile

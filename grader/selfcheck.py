@@ -31,9 +31,9 @@ from pathlib import Path
 import click
 
 from .assignment import Assignment, AssignmentError, load_assignment
+from .options import assignment_option, data_dir_option, sandbox_option
 from .results import CheckResult, GradeResult, clean_text, write_atomic
 from .rubric import NOT_IMPLEMENTED
-from .sandbox import NAMES as SANDBOX_NAMES
 from .sandbox import Sandbox, SandboxUnavailable, select_sandbox
 from .submission import IntakeLimits
 from .writers import render
@@ -336,20 +336,11 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 @click.command("check")
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--assignment", "assignment_id", default="hlcv-ex2", show_default=True, help="Assignment id.")
-@click.option(
-    "--sandbox",
-    type=click.Choice(SANDBOX_NAMES),
-    default="auto",
-    show_default=True,
-    help="Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).",
-)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    envvar="BACKPROP_GRADER_DATA_DIR",
-    help="CIFAR-10 folder: the two accuracy checks then retrain your networks (minutes). "
-    "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run.",
+@assignment_option
+@sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
+@data_dir_option(
+    "CIFAR-10 folder: the two accuracy checks then retrain your networks (minutes). "
+    "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON.")
 def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path | None, out: Path | None) -> None:

@@ -1,0 +1,37 @@
+"""Command-line options that several ``grade`` subcommands share, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .sandbox import NAMES as SANDBOX_NAMES
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_ASSIGNMENT = "hlcv-ex2"
+DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
+
+
+def assignment_option(command: F) -> F:
+    """``--assignment ID`` (passed as ``assignment_id``)."""
+    return click.option(
+        "--assignment", "assignment_id", default=DEFAULT_ASSIGNMENT, show_default=True, help="Assignment id."
+    )(command)
+
+
+def sandbox_option(
+    help: str = "Isolation backend; 'auto' takes docker, then bwrap, then process.",  # noqa: A002 - click's name
+) -> Callable[[F], F]:
+    """``--sandbox auto|docker|bwrap|process``."""
+    return click.option("--sandbox", type=click.Choice(SANDBOX_NAMES), default="auto", show_default=True, help=help)
+
+
+def data_dir_option(
+    help: str = f"Folder holding CIFAR-10 (python or binary release). Env: {DATA_ENV}.",  # noqa: A002
+) -> Callable[[F], F]:
+    """``--data-dir DIR``, also read from the environment."""
+    return click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_ENV, help=help)
