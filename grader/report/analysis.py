@@ -55,7 +55,8 @@ class Problem:
 
     student_id: str
     kind: str  # "failed to grade", "rejected", "grader error", "timed out", "check error"
-    detail: str
+    detail: str  # for check problems, the first affected check and its message
+    checks: int = 0  # how many checks this kind of problem hit (0: the whole submission)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,11 +148,14 @@ def problems(data: ClassResults) -> list[Problem]:
             continue  # every check errors with the same reason; one line says it
         if result.status == "error":
             found.append(Problem(student_id, "grader error", result.message))
+        # One row per kind of problem: a submission that hangs on import times out in every check.
+        by_kind: dict[str, list[str]] = {}
         for check in result.tests:
-            if check.status != "error":
-                continue
-            kind = "timed out" if _TIMEOUT.search(check.output) else "check error"
-            found.append(Problem(student_id, kind, f"{check.title or check.name}: {first_line(check.output)}"))
+            if check.status == "error":
+                kind = "timed out" if _TIMEOUT.search(check.output) else "check error"
+                by_kind.setdefault(kind, []).append(f"{check.title or check.name}: {first_line(check.output)}")
+        for kind, details in by_kind.items():
+            found.append(Problem(student_id, kind, details[0], checks=len(details)))
     return found
 
 

@@ -146,8 +146,8 @@ def _problems(data: ClassResults) -> list[str]:
     out = ["<h2 id='problems'>Errors and time-outs</h2>"]
     if not found:
         return out + ["<p>Every submission was graded without errors or time-outs.</p>"]
-    rows = [(p.student_id, p.kind, p.detail) for p in found]
-    return out + [_table(["Student", "What happened", "Details"], rows)]
+    rows = [(p.student_id, p.kind, p.checks or "all", p.detail) for p in found]
+    return out + [_table(["Student", "What happened", "Checks", "Details (first check)"], rows, numeric=(2,))]
 
 
 def _slowest(data: ClassResults) -> list[str]:
