@@ -120,6 +120,8 @@ def _select_sandbox(name: str) -> object:
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+    for reason in sandbox.passed_over:
+        click.echo(f"note: not using {reason}", err=True)
     if not sandbox.isolated:
         from .sandbox.process import WARNING
 

@@ -36,7 +36,11 @@ def select_sandbox(name: str = "auto") -> Sandbox:
         try:
             cls = backend_class(candidate)
             cls.check_available()
-            return cls()
+            chosen = cls()
+            # Why the stronger backends were passed over, so a caller can say it (a stale image is
+            # easy to miss when the grade still runs, only in a different sandbox).
+            chosen.passed_over = reasons
+            return chosen
         except (SandboxUnavailable, ImportError) as exc:
             reasons.append(f"{candidate}: {exc}")
     raise SandboxUnavailable("no sandbox can run here (" + "; ".join(reasons) + ")")

@@ -84,6 +84,8 @@ class Sandbox(abc.ABC):
     name: str = ""
     #: True when the backend isolates the worker from the host (file system, network, signals).
     isolated: bool = True
+    #: With ``--sandbox auto``: why each stronger backend was not taken ("docker: ..."), else empty.
+    passed_over: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
 
     @classmethod
     @abc.abstractmethod
