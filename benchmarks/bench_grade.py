@@ -22,6 +22,7 @@ A sandbox that cannot run here gets its one-line reason in the table instead of 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -69,46 +70,20 @@ def _seed(seed: int) -> None:
         torch.manual_seed(seed)
 
 
-def _problem(seed: int, n: int, d: int, h: int, c: int, scale: float = 1.0) -> tuple[dict, Any, Any]:
-    """Random weights, inputs and labels of the rubric's sizes (``random_problem`` in its conftest)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    params = {
-        "W1": rng.normal(0, 0.5, (d, h)),
-        "b1": rng.normal(0, 0.1, h),
-        "W2": rng.normal(0, 0.5, (h, c)),
-        "b2": rng.normal(0, 0.1, c),
-    }
-    X = scale * rng.normal(0, 1, (n, d))
-    y = rng.integers(0, c, n)
-    y[:c] = np.arange(c)
-    return params, X, y
-
-
-def _count_lines(func: Callable[..., Any], prefix: str, *args: Any, **kwargs: Any) -> Any:
-    """Call ``func`` under the line counter the vectorisation check uses."""
-    count = 0
-
-    def tracer(frame: Any, event: str, arg: Any) -> Any:
-        nonlocal count
-        if not frame.f_code.co_filename.startswith(prefix):
-            return None
-        if event == "line":
-            count += 1
-        return tracer
-
-    sys.settrace(tracer)
-    try:
-        return func(*args, **kwargs)
-    finally:
-        sys.settrace(None)
+@functools.cache
+def _rubric_helpers() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The rubric's input generator and the worker's line counter, so the bare run does the same work."""
+    inputs = _load(REPO / "grader" / "assignments" / "hlcv-ex2" / "inputs.py", "bench_rubric_inputs")
+    shim = _load(REPO / "grader" / "worker" / "shim.py", "bench_worker_shim")
+    return inputs.random_problem, shim.call_counting_lines
 
 
 def student_calls(numpy_part: Any, torch_part: Any, submission: Path) -> None:
     """Every call the rubric's numeric checks make into a correct submission, in the same order."""
     import numpy as np
     import torch
+
+    problem, count_lines = _rubric_helpers()
 
     def net(d: int, h: int, c: int, params: dict | None = None, **kwargs: Any) -> Any:
         _seed(0)
@@ -127,17 +102,17 @@ def student_calls(numpy_part: Any, torch_part: Any, submission: Path) -> None:
     net(4, 10, 3, std=0.1).params  # noqa: B018 - initialisation check reads the weights
     net(4, 10, 3, toy_params).loss(toy_X)  # toy probabilities
     net(4, 10, 3, toy_params).loss(toy_X, y=toy_y, reg=0.05)  # toy loss
-    params, X, y = _problem(11, n=9, d=6, h=7, c=4)
+    params, X, y = problem(11, n=9, d=6, h=7, c=4)
     model = net(6, 7, 4, params)
     for reg in (0.0, 0.7):  # data term and regulariser apart
         model.loss(X, y=y, reg=reg)
     for n in (8, 256):  # vectorised forward pass, under the line counter
-        params, X, _ = _problem(5, n=n, d=12, h=9, c=5)
-        _count_lines(net(12, 9, 5, params).loss, str(submission) + os.sep, X)
-    params, X, _ = _problem(7, n=6, d=5, h=8, c=3)
+        params, X, _ = problem(5, n=n, d=12, h=9, c=5)
+        count_lines(net(12, 9, 5, params).loss, str(submission) + os.sep, [X], {})
+    params, X, _ = problem(7, n=6, d=5, h=8, c=3)
     net(5, 8, 3, params).loss(X * 1e3)  # stable softmax
     net(4, 10, 3, toy_params).loss(toy_X, y=toy_y, reg=0.05)  # toy gradients
-    params, X, y = _problem(1234, n=9, d=6, h=5, c=4)
+    params, X, y = problem(1234, n=9, d=6, h=5, c=4)
     net(6, 5, 4, params).loss(X, y=y, reg=0.2)  # hidden gradients
     rng = np.random.default_rng(3)
     sgd_params = {k: rng.normal(size=s) for k, s in (("W1", (3, 4)), ("b1", (4,)), ("W2", (4, 2)), ("b2", (2,)))}
@@ -145,7 +120,7 @@ def student_calls(numpy_part: Any, torch_part: Any, submission: Path) -> None:
     for _ in range(3):
         grads = {k: rng.normal(size=v.shape) for k, v in sgd_params.items()}
         numpy_part.sgd_momentum_step(sgd_params, grads, velocity, 0.1, 0.9)
-    _, X, y = _problem(21, n=120, d=10, h=8, c=3)
+    _, X, y = problem(21, n=120, d=10, h=8, c=3)
     np.random.seed(4)
     start = {"W1": 0.1 * np.random.randn(10, 8), "b1": np.zeros(8), "W2": 0.1 * np.random.randn(8, 3)}
     start["b2"] = np.zeros(3)
@@ -156,7 +131,7 @@ def student_calls(numpy_part: Any, torch_part: Any, submission: Path) -> None:
     model = net(4, 10, 3, std=0.1)
     _seed(1)
     model.train(toy_X, toy_y, toy_X, toy_y, **toy.TOY_TRAIN_KWARGS)  # toy training
-    params, X, _ = _problem(31, n=50, d=7, h=6, c=5)
+    params, X, _ = problem(31, n=50, d=7, h=6, c=5)
     net(7, 6, 5, params).predict(X)
 
     torch.set_num_threads(1)

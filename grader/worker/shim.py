@@ -101,6 +101,31 @@ def _private_channel() -> tuple[Any, Any]:
     return rpc_in, rpc_out
 
 
+def call_counting_lines(func: Any, prefix: str, args: list, kwargs: dict) -> tuple[Any, int]:
+    """Call ``func`` counting the Python lines executed in files whose path starts with ``prefix``.
+
+    A vectorised implementation runs the same number of lines whatever the batch size; a loop
+    over samples runs more lines for more samples. The count is the student's to fake, which can
+    only win the check that reads it, and only together with a correct result.
+    """
+    count = 0
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if not frame.f_code.co_filename.startswith(prefix):
+            return None
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        value = func(*args, **kwargs)
+    finally:
+        sys.settrace(None)
+    return value, count
+
+
 class Worker:
     """Dispatches requests to handlers; every handler returns plain data or raises."""
 
@@ -206,7 +231,7 @@ class Worker:
         self._seed(request.get("seed"))
         lines = None
         if request.get("count_lines"):
-            value, lines = self._call_counting_lines(func, args, kwargs)
+            value, lines = call_counting_lines(func, self.submission_dir + os.sep, args, kwargs)
         else:
             value = func(*args, **kwargs)
         reply: dict[str, Any] = {"value": self._to_plain(value)}
@@ -215,31 +240,6 @@ class Worker:
         if lines is not None:
             reply["lines"] = lines
         return reply
-
-    def _call_counting_lines(self, func: Any, args: list, kwargs: dict) -> tuple[Any, int]:
-        """Call ``func`` counting the Python lines executed in the submission's own files.
-
-        A vectorised implementation runs the same number of lines whatever the batch size; a loop
-        over samples runs more lines for more samples. The count is the student's to fake, which can
-        only win the check that reads it, and only together with a correct result.
-        """
-        prefix = self.submission_dir + os.sep
-        count = 0
-
-        def tracer(frame: Any, event: str, arg: Any) -> Any:
-            nonlocal count
-            if not frame.f_code.co_filename.startswith(prefix):
-                return None
-            if event == "line":
-                count += 1
-            return tracer
-
-        sys.settrace(tracer)
-        try:
-            value = func(*args, **kwargs)
-        finally:
-            sys.settrace(None)
-        return value, count
 
     def op_get(self, request: dict[str, Any]) -> Any:
         return self._to_plain(self._target(request))

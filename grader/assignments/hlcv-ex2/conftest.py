@@ -17,6 +17,8 @@ import pytest
 # package. Only trusted code lives here.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from inputs import random_problem  # noqa: E402, F401 - the checks take it from here
+
 from grader.compare import CheckFailed, as_array, as_dict, as_float, close_relative  # noqa: E402
 from grader.student import Remote, Student  # noqa: E402
 from reference import toy  # noqa: E402
@@ -58,24 +60,6 @@ def toy_params() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def toy_xy() -> tuple[np.ndarray, np.ndarray]:
     return toy.toy_data()
-
-
-def random_problem(
-    seed: int, n: int, d: int, h: int, c: int, scale: float = 1.0
-) -> tuple[dict, np.ndarray, np.ndarray]:
-    """Random weights, inputs and labels for a network of the given sizes (trusted side)."""
-    rng = np.random.default_rng(seed)
-    params = {
-        "W1": rng.normal(0, 0.5, (d, h)),
-        "b1": rng.normal(0, 0.1, h),
-        "W2": rng.normal(0, 0.5, (h, c)),
-        "b2": rng.normal(0, 0.1, c),
-    }
-    X = scale * rng.normal(0, 1, (n, d))
-    y = rng.integers(0, c, n)
-    # Every class present, so no gradient row is trivially zero.
-    y[:c] = np.arange(c)
-    return params, X, y
 
 
 def student_net(student: Student, params: dict[str, np.ndarray]) -> Remote:
