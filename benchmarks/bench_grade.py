@@ -3,7 +3,7 @@
 For the good submission (``../shared/corpus/good`` by default, else the built-in example) it measures:
 
 - the wall time of grading its numeric checks (CIFAR-10 is never given, so the two accuracy checks
-  skip) under each sandbox, repeated, through :func:`grader.grading.grade` in this process;
+  skip) under each sandbox, repeated, through :func:`grader.engine.grading.grade` in this process;
 - per sandbox, starting one worker until it answers a ping (interpreter start and ``import numpy``
   included), and closing it (for docker: removing the container);
 - the bare cost of the same student calls in one plain process: the student files imported directly
@@ -202,8 +202,8 @@ def measure_sandboxes(names: list[str], submission: Path, repeat: int) -> dict[s
     The sandboxes take turns within every round, so a change in the machine's load (other jobs
     share the CPUs) falls on all of them alike instead of on whichever ran last.
     """
-    from grader.grading import GradeOptions, grade
-    from grader.rpc import WorkerSession
+    from grader.boundary.rpc import WorkerSession
+    from grader.engine.grading import GradeOptions, grade
     from grader.sandbox import LaunchSpec, Limits, Sandbox, SandboxUnavailable, backend_class
 
     figures: dict[str, dict[str, Any]] = {}
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grade-example-") as scratch:
         submission = args.submission or DEFAULT_SUBMISSION
         if args.submission is None and not DEFAULT_SUBMISSION.is_dir():
-            from grader.demo import write_example_submission
+            from grader.cli.demo import write_example_submission
 
             submission = write_example_submission(Path(scratch))
         submission = submission.resolve()

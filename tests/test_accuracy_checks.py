@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_cifar10 import write_python_release
 
-from grader.demo import write_example_submission
-from grader.grading import GradeOptions, grade
+from grader.cli.demo import write_example_submission
+from grader.engine.grading import GradeOptions, grade
 from grader.results import GradeResult
 from grader.sandbox import Sandbox
 

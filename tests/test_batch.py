@@ -28,9 +28,9 @@ from classroom import (
     run_grade,
 )
 
-from grader.batch import SUMMARY_NAME, BatchSummary
+from grader.batch.run import SUMMARY_NAME, BatchSummary
+from grader.batch.slots import LOCK_DIR_ENV
 from grader.results import GradeResult, load_result
-from grader.slots import LOCK_DIR_ENV
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 

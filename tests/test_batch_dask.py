@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from classroom import add_not_a_zip, add_template, grade_env, require_bwrap, run_grade
 
-from grader.batch import SUMMARY_NAME, BatchSummary
+from grader.batch.run import SUMMARY_NAME, BatchSummary
 from grader.results import load_result
 
 distributed = pytest.importorskip("distributed", reason="Dask is not installed: pip install 'backprop-grader[dask]'")

@@ -22,7 +22,7 @@ from sandbox_backends import require_backend
 
 import grader
 import reference
-from grader.rpc import WorkerSession
+from grader.boundary.rpc import WorkerSession
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Limits
 from grader.sandbox.runtime import UID_BASE, sandbox_uid
 
@@ -246,7 +246,7 @@ def _trusted_files() -> dict[str, Path]:
 
 
 def test_grader_rubric_and_reference_are_not_importable(session: WorkerSession) -> None:
-    names = ["grader", "grader.rpc", "grader.assignments", "reference", "reference.two_layernet"]
+    names = ["grader", "grader.boundary.rpc", "grader.assignments", "reference", "reference.two_layernet"]
     found = call(session, "imports", names)
     assert set(found) == set(names)
     assert all(outcome.startswith("refused:") for outcome in found.values()), found

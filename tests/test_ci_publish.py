@@ -1,4 +1,4 @@
-"""``python -m grader.ci``: one grading result turned into what a GitHub Actions job shows.
+"""``python -m grader.cli.ci``: one grading result turned into what a GitHub Actions job shows.
 
 Each test writes a real result file, runs the module in a fresh interpreter with the runner's
 variables, and reads back what it wrote: the step summary, the step outputs, the student JSON and the
@@ -81,7 +81,7 @@ def publish(tmp_path: Path, result: GradeResult, *args: str) -> tuple[subprocess
         GITHUB_STEP_SUMMARY=str(out / "summary.md"),
         GITHUB_OUTPUT=str(out / "output.txt"),
     )
-    argv = [sys.executable, "-m", "grader.ci", str(record), "--json", str(out / "result.json")]
+    argv = [sys.executable, "-m", "grader.cli.ci", str(record), "--json", str(out / "result.json")]
     argv += ["--junit", str(out / "junit.xml"), *args]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60, check=False)
     return done, out
@@ -172,7 +172,7 @@ def test_a_file_that_is_not_a_result_is_a_usage_error(tmp_path: Path, content: s
     bad = tmp_path / "record.json"
     bad.write_text(content)
     done = subprocess.run(
-        [sys.executable, "-m", "grader.ci", str(bad)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "grader.cli.ci", str(bad)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

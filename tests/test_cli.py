@@ -3,7 +3,7 @@
 Quick commands run in-process through click's ``CliRunner``; grading runs are real ``grade``
 processes with the bwrap sandbox, on the student template (a cheap submission: most checks fail at
 once with "not implemented yet") and on the built-in example (``grade demo``). Each grading runs once
-per module and several tests read what it wrote. Exit codes are those in ``grader/cli.py``'s
+per module and several tests read what it wrote. Exit codes are those in ``grader/cli/exits.py``'s
 docstring: 0 graded, 1 below ``--fail-under``, 2 usage error, 3 sandbox unavailable.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sandbox_backends import require_backend, wait_until_gone
 
-from grader.cli import main
+from grader.cli.app import main
 from grader.results import GradeResult, load_result
 from grader.sandbox import SandboxUnavailable, backend_class
 
@@ -116,7 +116,7 @@ def test_an_unavailable_sandbox_exits_3_without_a_result(tmp_path: Path) -> None
 def grade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the real ``grade`` command line in its own process."""
     return subprocess.run(
-        [sys.executable, "-m", "grader.cli", *args],
+        [sys.executable, "-m", "grader.cli.app", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

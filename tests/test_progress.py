@@ -6,7 +6,7 @@ import io
 import re
 import time
 
-from grader.progress import Progress, format_duration
+from grader.batch.progress import Progress, format_duration
 
 
 def test_log_output_is_one_plain_line_per_submission_with_count_rate_and_time_left() -> None:

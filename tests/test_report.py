@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from classroom import run_grade
 
-from grader.batch import SUMMARY_NAME, BatchItem, BatchSummary
+from grader.batch.run import SUMMARY_NAME, BatchItem, BatchSummary
 from grader.report.gradebook import render_gradebook
 from grader.results import CheckResult, GradeResult, write_atomic
 

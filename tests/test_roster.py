@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.roster import RosterError, collect, id_from_name, read_roster, scan_folder
+from grader.batch.roster import RosterError, collect, id_from_name, read_roster, scan_folder
 
 
 def _write(path: Path, text: str, *, encoding: str = "utf-8") -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.demo import write_example_submission
-from grader.grading import GradeOptions, grade
+from grader.cli.demo import write_example_submission
+from grader.engine.grading import GradeOptions, grade
 from grader.results import GradeResult
 from grader.sandbox import Sandbox
 

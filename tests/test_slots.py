@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.slots import FIRST_SLOT, LOCK_DIR_ENV, NoFreeSlot, lease_slot
+from grader.batch.slots import FIRST_SLOT, LOCK_DIR_ENV, NoFreeSlot, lease_slot
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_a_slot_held_by_another_process_is_skipped_and_freed_when_it_is_killed(s
             textwrap.dedent(
                 """
                 import time
-                from grader.slots import lease_slot
+                from grader.batch.slots import lease_slot
                 with lease_slot() as slot:
                     print(slot, flush=True)
                     time.sleep(120)

@@ -1,4 +1,4 @@
-"""Tests for grader.submission: archive and folder intake (SECURITY-NOTES section F).
+"""Tests for grader.engine.intake: archive and folder intake (SECURITY-NOTES section F).
 
 Everything here uses real files: archives written with ``zipfile`` or, for headers zipfile will not
 write (lying sizes, NUL bytes in names, overlapping entries), with the small raw writer below. The shared
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.submission import ROOT_NAME, IntakeLimits, Submission, SubmissionError, take_in
+from grader.engine.intake import ROOT_NAME, IntakeLimits, Submission, SubmissionError, take_in
 
 CORPUS = Path(os.environ.get("GRADER_CORPUS", "/work/shared/corpus")) / "archives"
 needs_corpus = pytest.mark.skipif(

@@ -33,7 +33,7 @@ from sandbox_backends import (
     wait_until_gone,
 )
 
-from grader.rpc import StudentException, WorkerFailure, WorkerSession
+from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
 from grader.sandbox import Sandbox
 from grader.sandbox.base import LaunchSpec, Limits
 from grader.worker.protocol import MAX_ARRAYS, MAX_FRAME_BYTES

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from grader.console import format_summary
+from grader.cli.console import format_summary
 from grader.results import HIDDEN_OUTPUT, CheckResult, GradeResult
 from grader.writers import FORMATS, render
 from grader.writers._text import strip_xml_invalid

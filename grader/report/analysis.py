@@ -8,10 +8,9 @@ import re
 import statistics
 from collections import Counter
 
+from grader.report.collect import ClassResults
 from grader.results import GradeResult
 from grader.writers._text import first_line
-
-from .collect import ClassResults
 
 # rpc.WorkerSession's wording for a call that ran out of time.
 _TIMEOUT = re.compile(r"did not finish within|timed out", re.IGNORECASE)

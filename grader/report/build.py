@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from grader.report.collect import ClassResults, load_class
+from grader.report.feedback import render_feedback
+from grader.report.gradebook import render_gradebook
+from grader.report.html import render_html
 from grader.results import write_atomic
-
-from .collect import ClassResults, load_class
-from .feedback import render_feedback
-from .gradebook import render_gradebook
-from .html import render_html
 
 GRADEBOOK = "gradebook.csv"
 HTML = "report.html"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import html
 
+from grader.report.analysis import CheckStats, Distribution
 from grader.writers._text import format_points, shorten
-
-from .analysis import CheckStats, Distribution
 
 FONT = "font-family='system-ui, sans-serif' font-size='12'"
 BAR = "#4e79a7"

@@ -6,9 +6,9 @@ import dataclasses
 import re
 from pathlib import Path
 
-from grader.batch import SUMMARY_NAME, BatchSummary
+from grader.batch.roster import ID_PATTERN
+from grader.batch.run import SUMMARY_NAME, BatchSummary
 from grader.results import GradeResult, load_result
-from grader.roster import ID_PATTERN
 
 
 @dataclasses.dataclass

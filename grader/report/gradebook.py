@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import io
 
+from grader.report.analysis import check_columns
 from grader.results import GradeResult
-
-from .analysis import check_columns
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -12,11 +12,10 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
+from grader.report import analysis, charts
+from grader.report.collect import ClassResults
 from grader.results import GradeResult
 from grader.writers._text import format_points
-
-from . import analysis, charts
-from .collect import ClassResults
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """

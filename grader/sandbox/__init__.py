@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import LaunchSpec, Limits, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.sandbox.base import LaunchSpec, Limits, Sandbox, SandboxUnavailable, WorkerProcess
 
 NAMES = ("auto", "docker", "bwrap", "process")
 
@@ -10,15 +10,15 @@ NAMES = ("auto", "docker", "bwrap", "process")
 def backend_class(name: str) -> type[Sandbox]:
     """The backend class for a concrete name (imported lazily: docker pulls in its SDK)."""
     if name == "docker":
-        from .docker import DockerSandbox
+        from grader.sandbox.docker import DockerSandbox
 
         return DockerSandbox
     if name == "bwrap":
-        from .bwrap import BwrapSandbox
+        from grader.sandbox.bwrap import BwrapSandbox
 
         return BwrapSandbox
     if name == "process":
-        from .process import ProcessSandbox
+        from grader.sandbox.process import ProcessSandbox
 
         return ProcessSandbox
     raise SandboxUnavailable(f"unknown sandbox {name!r} (choose one of {', '.join(NAMES)})")

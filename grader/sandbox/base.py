@@ -2,7 +2,7 @@
 
 A backend starts one worker process (``python -I -B shim.py``) with the student's files visible at a
 read-only path, and hands back a :class:`WorkerProcess`: three byte streams and a way to kill it.
-The RPC client (``grader.rpc``) speaks the framed protocol over ``stdin``/``stdout``; ``stderr``
+The RPC client (``grader.boundary.rpc``) speaks the framed protocol over ``stdin``/``stdout``; ``stderr``
 carries everything the student prints. Backends differ only in isolation and in how limits are
 enforced, never in the protocol.
 """

@@ -25,9 +25,16 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from .base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
-from .popen_worker import PopenWorker
-from .runtime import launcher_command, python_runtime, runtime_roots, sandbox_uid, shim_command, worker_env
+from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.sandbox.popen_worker import PopenWorker
+from grader.sandbox.runtime import (
+    launcher_command,
+    python_runtime,
+    runtime_roots,
+    sandbox_uid,
+    shim_command,
+    worker_env,
+)
 
 INSIDE_WORKER = "/opt/worker"
 INSIDE_SUBMISSION = "/sub"

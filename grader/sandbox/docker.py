@@ -44,8 +44,8 @@ try:
 except ImportError:  # the SDK is a dependency; this only keeps a broken install to one clear line
     docker = None
 
-from .base import LaunchSpec, Limits, Sandbox, SandboxUnavailable, WorkerProcess
-from .runtime import UID_BASE, worker_env
+from grader.sandbox.base import LaunchSpec, Limits, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.sandbox.runtime import UID_BASE, worker_env
 
 IMAGE_REPOSITORY = "backprop-grader-worker"
 DEFAULT_IMAGE = f"{IMAGE_REPOSITORY}:latest"
@@ -269,7 +269,7 @@ class DockerSandbox(Sandbox):
 
 def image_is_current(client: docker.DockerClient, attrs: dict[str, Any]) -> bool:
     """True when the image (``inspect`` output) holds the same worker files as ``grader/worker``."""
-    from .image import worker_digest  # image.py imports this module
+    from grader.sandbox.image import worker_digest  # image.py imports this module
 
     wanted = worker_digest()
     if ((attrs.get("Config") or {}).get("Labels") or {}).get(WORKER_SHA_LABEL) == wanted:
@@ -279,7 +279,7 @@ def image_is_current(client: docker.DockerClient, attrs: dict[str, Any]) -> bool
 
 def _image_worker_digest(client: docker.DockerClient, image_id: str) -> str | None:
     """The digest of ``/opt/worker`` in an image, read from a container that is created, never started."""
-    from .image import archive_digest
+    from grader.sandbox.image import archive_digest
 
     api = client.api
     try:

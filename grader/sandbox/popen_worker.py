@@ -8,8 +8,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .base import WorkerProcess
-from .runtime import remove_tree
+from grader.sandbox.base import WorkerProcess
+from grader.sandbox.runtime import remove_tree
 
 
 class PopenWorker(WorkerProcess):

@@ -12,9 +12,9 @@ import os
 import signal
 from pathlib import Path
 
-from .base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
-from .popen_worker import PopenWorker
-from .runtime import (
+from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.sandbox.popen_worker import PopenWorker
+from grader.sandbox.runtime import (
     launcher_command,
     make_scratch_dir,
     python_runtime,

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .base import WORKER_DIR, Limits, SandboxUnavailable
+from grader.sandbox.base import WORKER_DIR, Limits, SandboxUnavailable
 
 #: Workers started by a root grader run as ``UID_BASE + slot``: one uid per parallel slot, because
 #: ``RLIMIT_NPROC`` counts every process of a uid on the host.

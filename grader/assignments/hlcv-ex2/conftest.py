@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inputs import random_problem  # noqa: E402, F401 - the checks take it from here
 
-from grader.compare import CheckFailed, as_array, as_dict, as_float, close_relative  # noqa: E402
-from grader.student import Remote, Student  # noqa: E402
+from grader.boundary.student import Remote, Student  # noqa: E402
+from grader.engine.compare import CheckFailed, as_array, as_dict, as_float, close_relative  # noqa: E402
 from reference import toy  # noqa: E402
 from reference.two_layernet import PARAM_NAMES, init_params  # noqa: E402
 

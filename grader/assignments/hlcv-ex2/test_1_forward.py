@@ -15,7 +15,7 @@ from conftest import (
 )
 from mutants import LOSS_MUTANTS
 
-from grader.compare import CheckFailed, as_array, require_close
+from grader.engine.compare import CheckFailed, as_array, require_close
 from reference import toy
 from reference.two_layernet import PARAM_NAMES, forward_probs, init_params, loss_and_grads
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import NUMPY_FILE, diagnose, loss_and_grads_of, random_problem, same, student_net
 from mutants import LOSS_MUTANTS
 
-from grader.compare import CheckFailed, as_float, close_relative, worst
+from grader.engine.compare import CheckFailed, as_float, close_relative, worst
 from reference import toy
 from reference.gradcheck import numerical_gradient
 from reference.two_layernet import PARAM_NAMES, loss_and_grads

@@ -7,7 +7,7 @@ import pytest
 from conftest import NUMPY_FILE, NUMPY_MODULE, diagnose, random_problem, same, student_net
 from mutants import TRAIN_MISTAKES, sgd_mutants, train_loss_history
 
-from grader.compare import CheckFailed, as_array, as_dict, as_float, require_relative
+from grader.engine.compare import CheckFailed, as_array, as_dict, as_float, require_relative
 from reference import toy
 from reference.two_layernet import PARAM_NAMES, init_params, predict_labels, sgd_momentum_step, train_params
 

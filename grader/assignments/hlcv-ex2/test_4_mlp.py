@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import TORCH_FILE, TORCH_MODULE, reference_mlp
 
-from grader.compare import CheckFailed, as_array, as_dict, as_float
+from grader.engine.compare import CheckFailed, as_array, as_dict, as_float
 
 pytestmark = pytest.mark.needs(TORCH_FILE)
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE, reference_mlp
 from hyperparams import HyperparamError, load_hyperparams
 
-from grader.compare import CheckFailed, as_array, as_dict
+from grader.engine.compare import CheckFailed, as_array, as_dict
 from grader.worker.protocol import Ref
 from reference.cifar10 import CifarError, load_cifar10
 from reference.two_layernet import PARAM_NAMES, accuracy

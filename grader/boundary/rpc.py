@@ -17,8 +17,8 @@ import threading
 import time
 from typing import Any
 
-from .sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
-from .worker import protocol
+from grader.sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.worker import protocol
 
 #: How much of what the student prints is kept per check; the rest is read and dropped.
 OUTPUT_CAP_BYTES = 1024 * 1024

@@ -1,7 +1,7 @@
 """What the rubric holds of a submission: a proxy that turns calls into worker requests.
 
 Checks never touch student objects, only integer handles wrapped in :class:`Remote`. Every value that
-comes back is plain data decoded by the protocol; checks validate it with :mod:`grader.compare`
+comes back is plain data decoded by the protocol; checks validate it with :mod:`grader.engine.compare`
 before any comparison.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .rpc import StudentException, WorkerFailure, WorkerSession
-from .worker.protocol import Ref
+from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
+from grader.worker.protocol import Ref
 
 
 class StaleHandle(WorkerFailure):

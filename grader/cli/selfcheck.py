@@ -30,14 +30,14 @@ from pathlib import Path
 
 import click
 
-from .assignment import Assignment, AssignmentError, load_assignment
-from .options import assignment_option, data_dir_option, sandbox_option
-from .results import CheckResult, GradeResult, clean_text, write_atomic
-from .rubric import NOT_IMPLEMENTED
-from .sandbox import Sandbox, SandboxUnavailable, select_sandbox
-from .submission import IntakeLimits
-from .writers import render
-from .writers._text import feedback, first_line, neutralise_workflow_commands
+from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.engine.intake import IntakeLimits
+from grader.engine.packs import Assignment, AssignmentError, load_assignment
+from grader.engine.rubric import NOT_IMPLEMENTED
+from grader.results import CheckResult, GradeResult, clean_text, write_atomic
+from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
+from grader.writers import render
+from grader.writers._text import feedback, first_line, neutralise_workflow_commands
 
 EXIT_NOT_ALL_PASSED = 1
 EXIT_USAGE = 2
@@ -171,7 +171,7 @@ def _slot() -> Iterator[int]:
     if os.geteuid() != 0:
         yield 0
         return
-    from .slots import NoFreeSlot, lease_slot
+    from grader.batch.slots import NoFreeSlot, lease_slot
 
     try:
         with lease_slot() as slot:
@@ -193,7 +193,7 @@ def run_self_check(
     holds none of the assignment's required files, and :class:`SandboxUnavailable` when ``sandbox`` is
     named explicitly and cannot run here.
     """
-    from .grading import GradeOptions, grade
+    from grader.engine.grading import GradeOptions, grade
 
     assignment = load_assignment(assignment_id)
     limits = IntakeLimits()
@@ -360,7 +360,7 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_SANDBOX_UNAVAILABLE)
     if not chosen.isolated:
-        from .sandbox.process import WARNING
+        from grader.sandbox.process import WARNING
 
         click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
     click.echo(f"Checking {folder} with the visible checks of {assignment_id} ...", err=True)

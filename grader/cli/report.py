@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .build import write_report
+from grader.report.build import write_report
 
 
 @click.command("report")

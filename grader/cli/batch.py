@@ -1,4 +1,4 @@
-"""``grade batch INPUT... --out DIR``: grade a class (see :mod:`grader.batch` for how reruns resume).
+"""``grade batch INPUT... --out DIR``: grade a class (see :mod:`grader.batch.run` for how reruns resume).
 
 Exit codes: 0 every submission has a result; 2 usage error (bad roster, duplicate ids); 3 the sandbox
 or the Dask cluster cannot run; 4 some submissions failed to grade (listed at the end; rerun to retry
@@ -13,14 +13,14 @@ from pathlib import Path
 
 import click
 
-from .batch import BatchBusy, format_summary, run_batch
-from .distributed import DaskUnavailable
-from .executors import Executor, SerialExecutor
-from .jobs import JobSettings
-from .options import assignment_option, data_dir_option, sandbox_option
-from .progress import Progress
-from .roster import RosterError, collect
-from .sandbox import SandboxUnavailable, select_sandbox
+from grader.batch.distributed import DaskUnavailable
+from grader.batch.executors import Executor, SerialExecutor
+from grader.batch.jobs import JobSettings
+from grader.batch.progress import Progress
+from grader.batch.roster import RosterError, collect
+from grader.batch.run import BatchBusy, format_summary, run_batch
+from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.sandbox import SandboxUnavailable, select_sandbox
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
@@ -48,7 +48,7 @@ def _local_sandbox(name: str) -> str:
     except SandboxUnavailable as exc:
         _fail(str(exc), EXIT_UNAVAILABLE)
     if not backend.isolated:
-        from .sandbox.process import WARNING
+        from grader.sandbox.process import WARNING
 
         click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
     return backend.name
@@ -57,7 +57,7 @@ def _local_sandbox(name: str) -> str:
 def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: float) -> Executor:
     if scheduler is None and min(jobs, submissions) <= 1:
         return SerialExecutor()
-    from .distributed import DaskExecutor
+    from grader.batch.distributed import DaskExecutor
 
     try:
         return DaskExecutor(scheduler=scheduler, workers=min(jobs, submissions), worker_wait_s=worker_wait)
@@ -114,7 +114,7 @@ def batch_command(
     One result per student is written to OUT/<student_id>.json. Running the same command again grades
     only what is new or changed (or failed last time), so an interrupted batch resumes where it stopped.
     """
-    from .assignment import AssignmentError, load_assignment
+    from grader.engine.packs import AssignmentError, load_assignment
 
     if jobs is not None and scheduler is not None:
         raise click.UsageError("--jobs sets the size of a local cluster; with --scheduler the cluster decides")

@@ -31,12 +31,12 @@ from typing import Any
 
 import pytest
 
-from .assignment import Assignment
-from .compare import CheckFailed
-from .results import CheckResult
-from .rpc import StudentException, WorkerFailure, WorkerSession
-from .sandbox.base import LaunchSpec, Limits, Sandbox
-from .student import Student
+from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
+from grader.boundary.student import Student
+from grader.engine.compare import CheckFailed
+from grader.engine.packs import Assignment
+from grader.results import CheckResult
+from grader.sandbox.base import LaunchSpec, Limits, Sandbox
 
 SHOWN_OUTPUT_CHARS = 2000
 MIB = 1024 * 1024

@@ -1,6 +1,6 @@
 """Batch jobs on Dask distributed: a local cluster (``--jobs N``) or an existing one (``--scheduler``).
 
-Each Dask worker process grades one submission at a time (:func:`grader.jobs.run_job` serialises
+Each Dask worker process grades one submission at a time (:func:`grader.batch.jobs.run_job` serialises
 them, pytest keeps global state) in a sandbox slot it leases on its host, so several workers on one
 machine never share a sandbox uid. Workers need the grader and a sandbox installed; they do not need
 to see the client's files, because jobs carry the submission's content.
@@ -15,8 +15,8 @@ import itertools
 import logging
 import uuid
 
-from .executors import Done, Executor
-from .jobs import Job, JobSettings, run_job
+from grader.batch.executors import Done, Executor
+from grader.batch.jobs import Job, JobSettings, run_job
 
 #: How long to wait for the first worker of an existing cluster before giving up.
 WORKER_WAIT_S = 60.0

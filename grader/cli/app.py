@@ -1,13 +1,4 @@
-"""The ``grade`` command line.
-
-Exit codes (stable, for scripts and CI):
-
-- 0: graded (or the subcommand succeeded); the result was written.
-- 1: graded, but the score is below ``--fail-under``.
-- 2: usage error (bad option, missing path, unknown assignment).
-- 3: the sandbox asked for explicitly cannot run here (the message says how to fix it).
-- 4: an internal error of the grader (a bug: please report it with BACKPROP_GRADER_DEBUG=1 output).
-"""
+"""The ``grade`` command line: ``grade SUBMISSION`` and the subcommands (exit codes in :mod:`.exits`)."""
 
 from __future__ import annotations
 
@@ -19,20 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
-from .assignment import AssignmentError, available
-from .options import assignment_option, data_dir_option, sandbox_option
-from .results import CheckResult, GradeResult, json_schema, write_atomic
-from .sandbox import SandboxUnavailable
-from .submission import IntakeLimits
-from .writers import FORMATS, render
+from grader import __version__
+from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.engine.intake import IntakeLimits
+from grader.engine.packs import AssignmentError, available
+from grader.results import CheckResult, GradeResult, json_schema, write_atomic
+from grader.sandbox import SandboxUnavailable
+from grader.writers import FORMATS, render
 
 if TYPE_CHECKING:
-    from .grading import GradeOptions
+    from grader.engine.grading import GradeOptions
 
-EXIT_BELOW_THRESHOLD = 1
-EXIT_SANDBOX_UNAVAILABLE = 3
-EXIT_INTERNAL_ERROR = 4
+from grader.cli.exits import BELOW_THRESHOLD as EXIT_BELOW_THRESHOLD  # noqa: E402
+from grader.cli.exits import EPILOG
+from grader.cli.exits import INTERNAL_ERROR as EXIT_INTERNAL_ERROR
+from grader.cli.exits import SANDBOX_UNAVAILABLE as EXIT_SANDBOX_UNAVAILABLE
+
 DEFAULT_OUT = {
     "json": "results.json",
     "gradescope": "results.json",
@@ -83,7 +76,7 @@ class DefaultCommandGroup(click.Group):
         sys.exit(0)
 
 
-@click.group(cls=DefaultCommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DefaultCommandGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backprop-grader")
 def main() -> None:
     """Grade hand-written backpropagation assignments in a sandbox.
@@ -113,7 +106,7 @@ def _progress() -> object:
 
 
 def _select_sandbox(name: str) -> object:
-    from .sandbox import select_sandbox
+    from grader.sandbox import select_sandbox
 
     try:
         sandbox = select_sandbox(name)
@@ -123,7 +116,7 @@ def _select_sandbox(name: str) -> object:
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
     if not sandbox.isolated:
-        from .sandbox.process import WARNING
+        from grader.sandbox.process import WARNING
 
         click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
     return sandbox
@@ -170,7 +163,7 @@ def run(
     slot: int,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
-    from .grading import GradeOptions
+    from grader.engine.grading import GradeOptions
 
     try:
         limits = IntakeLimits().with_overrides(intake_limits)
@@ -198,8 +191,8 @@ def _grade_and_report(
     label: str | None = None,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
-    from .console import format_summary
-    from .grading import grade
+    from grader.cli.console import format_summary
+    from grader.engine.grading import grade
 
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
@@ -215,7 +208,7 @@ def _grade_and_report(
 
 
 def _check_assignment(assignment_id: str) -> None:
-    from .assignment import load_assignment
+    from grader.engine.packs import load_assignment
 
     try:
         load_assignment(assignment_id)
@@ -237,8 +230,8 @@ def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
     """Grade the built-in example: the reference solution packed as a student submission."""
     import tempfile
 
-    from .demo import write_example_submission
-    from .grading import GradeOptions
+    from grader.cli.demo import write_example_submission
+    from grader.engine.grading import GradeOptions
 
     options = GradeOptions(sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress())
     with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
@@ -259,20 +252,20 @@ def assignments() -> None:
         click.echo(name)
 
 
-from .batch_cli import batch_command  # noqa: E402 - registered after the built-in commands
+from grader.cli.batch import batch_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(batch_command)
 
-from .report.cli import report_command  # noqa: E402 - registered after the built-in commands
+from grader.cli.report import report_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(report_command)
 
 
-from .sandbox.image import image_group  # noqa: E402 - registered after the built-in commands
+from grader.sandbox.image import image_group  # noqa: E402 - registered after the built-in commands
 
 main.add_command(image_group)
 
-from .selfcheck import check_command  # noqa: E402 - registered after the built-in commands
+from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(check_command)
 

@@ -13,7 +13,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-ASSIGNMENTS_DIR = Path(__file__).resolve().parent / "assignments"
+ASSIGNMENTS_DIR = Path(__file__).resolve().parent.parent / "assignments"
 
 
 class AssignmentError(Exception):

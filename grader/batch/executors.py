@@ -1,4 +1,4 @@
-"""Where batch jobs run: in the batch process itself, or on Dask workers (:mod:`grader.distributed`).
+"""Where batch jobs run: in the batch process itself, or on Dask workers (:mod:`grader.batch.distributed`).
 
 An executor takes jobs with :meth:`Executor.submit` and hands back finished ones, one at a time, with
 :meth:`Executor.next_done`. A job that could not be graded comes back as the exception that stopped it,
@@ -10,13 +10,13 @@ from __future__ import annotations
 import abc
 import collections
 
-from .jobs import Job, JobOutcome, JobSettings, run_job
+from grader.batch.jobs import Job, JobOutcome, JobSettings, run_job
 
 Done = tuple[str, "JobOutcome | BaseException"]
 
 
 class Executor(abc.ABC):
-    """Runs :func:`grader.jobs.run_job` for submitted jobs."""
+    """Runs :func:`grader.batch.jobs.run_job` for submitted jobs."""
 
     #: Shown in the progress header and recorded in the batch summary.
     description: str = ""

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .sandbox import NAMES as SANDBOX_NAMES
+from grader.sandbox import NAMES as SANDBOX_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 

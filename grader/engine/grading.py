@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pydantic
 
-from . import __version__
-from .assignment import Assignment, load_assignment
-from .results import CheckResult, GradeResult
-from .rubric import GradingContext, run_rubric
-from .sandbox import Sandbox, select_sandbox
-from .submission import IntakeLimits, SubmissionError, take_in
+from grader import __version__
+from grader.engine.intake import IntakeLimits, SubmissionError, take_in
+from grader.engine.packs import Assignment, load_assignment
+from grader.engine.rubric import GradingContext, run_rubric
+from grader.results import CheckResult, GradeResult
+from grader.sandbox import Sandbox, select_sandbox
 
 SECRET_ENV = "BACKPROP_GRADER_SECRET"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"

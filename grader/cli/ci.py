@@ -1,4 +1,4 @@
-"""Publish one grading result in a GitHub Actions job: ``python -m grader.ci RESULT.json [options]``.
+"""Publish one grading result in a GitHub Actions job: ``python -m grader.cli.ci RESULT.json [options]``.
 
 The student repository's workflow (``student_template/.github/workflows/grade.yml``) grades once with
 ``grade run`` into the grader's own JSON, then calls this to turn that one result into everything the job
@@ -29,9 +29,9 @@ from typing import Any
 
 import click
 
-from .results import GradeResult, load_result, write_atomic
-from .writers import render
-from .writers._text import feedback, shorten
+from grader.results import GradeResult, load_result, write_atomic
+from grader.writers import render
+from grader.writers._text import feedback, shorten
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -179,4 +179,4 @@ def main(
 
 
 if __name__ == "__main__":
-    main(prog_name="python -m grader.ci")
+    main(prog_name="python -m grader.cli.ci")

@@ -1,6 +1,6 @@
 """One unit of batch work: what the batch client sends to a grading process, and what comes back.
 
-The client takes every submission in itself (the same checks as :func:`grader.grading.grade`): it
+The client takes every submission in itself (the same checks as :func:`grader.engine.grading.grade`): it
 needs the content hash to decide whether a result on disk is still current, and a worker on another
 machine cannot see the client's paths anyway. It then ships the accepted files (or, for a submission
 that cannot be taken in, the reason) in a :class:`Job`. The worker writes the files to a fresh folder,
@@ -20,11 +20,11 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .assignment import Assignment
-from .grading import GradeOptions, _raw_sha256, grade, grade_rejected
-from .sandbox import Sandbox, select_sandbox
-from .slots import lease_slot
-from .submission import IntakeLimits, SubmissionError, take_in
+from grader.batch.slots import lease_slot
+from grader.engine.grading import GradeOptions, _raw_sha256, grade, grade_rejected
+from grader.engine.intake import IntakeLimits, SubmissionError, take_in
+from grader.engine.packs import Assignment
+from grader.sandbox import Sandbox, select_sandbox
 
 
 class Job(BaseModel):
@@ -96,7 +96,7 @@ def run_job(job: Job, settings: JobSettings) -> JobOutcome:
     """Grade one job in this process (the function Dask workers and the serial executor run).
 
     Raises :class:`grader.sandbox.SandboxUnavailable` when the requested sandbox cannot run on this host,
-    and :class:`grader.slots.NoFreeSlot` when every slot is in use; anything a submission does ends up
+    and :class:`grader.batch.slots.NoFreeSlot` when every slot is in use; anything a submission does ends up
     in the result instead.
     """
     with _ONE_AT_A_TIME, lease_slot() as slot:

@@ -10,7 +10,7 @@ import shutil
 import time
 from typing import TextIO
 
-from .results import clean_text
+from grader.results import clean_text
 
 BAR_WIDTH = 24
 

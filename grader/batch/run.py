@@ -31,13 +31,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import __version__
-from .assignment import Assignment, load_assignment
-from .executors import Executor
-from .jobs import Job, JobOutcome, JobSettings, prepare
-from .progress import Progress
-from .results import GradeResult, GradeStatus, OneLine, load_result, write_atomic
-from .roster import RosterEntry
+from grader import __version__
+from grader.batch.executors import Executor
+from grader.batch.jobs import Job, JobOutcome, JobSettings, prepare
+from grader.batch.progress import Progress
+from grader.batch.roster import RosterEntry
+from grader.engine.packs import Assignment, load_assignment
+from grader.results import GradeResult, GradeStatus, OneLine, load_result, write_atomic
 
 SUMMARY_NAME = "_batch-summary.json"
 LOCK_NAME = ".batch.lock"
