@@ -72,7 +72,7 @@ def host_cpu() -> tuple[int, int]:
 def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | None) -> dict[str, object]:
     """Grade the class once; return the wall time and the batch summary's counts."""
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
-    argv = [sys.executable, "-m", "grader.cli.app", "batch", str(class_dir), "--out", str(out)]
+    argv = [sys.executable, "-m", "grader.cli", "batch", str(class_dir), "--out", str(out)]
     argv += ["--jobs", str(jobs), "--sandbox", sandbox]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]

@@ -71,7 +71,7 @@ def grade_env(**extra: str) -> dict[str, str]:
 
 def grade_command(*args: str) -> list[str]:
     """``grade ARGS`` through this interpreter, so the test runs the installed code under test."""
-    return [sys.executable, "-m", "grader.cli.app", *args]
+    return [sys.executable, "-m", "grader.cli", *args]
 
 
 def run_grade(*args: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:

@@ -116,7 +116,7 @@ def test_an_unavailable_sandbox_exits_3_without_a_result(tmp_path: Path) -> None
 def grade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run the real ``grade`` command line in its own process."""
     return subprocess.run(
-        [sys.executable, "-m", "grader.cli.app", *args],
+        [sys.executable, "-m", "grader.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

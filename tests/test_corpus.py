@@ -197,7 +197,7 @@ def grade_case(sandbox: str, kind: str, name: str, path: Path, tmp_root: Path, t
     out = work / "result.json"
     before_digest, before_markers = _tree_digest(path), _markers()
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
-    command = [sys.executable, "-m", "grader.cli.app", "run", str(path), "--sandbox", sandbox, "--out", str(out)]
+    command = [sys.executable, "-m", "grader.cli", "run", str(path), "--sandbox", sandbox, "--out", str(out)]
     command += ["--slot", str(SLOT)]
     proc = subprocess.run(
         [*command, "--quiet"], cwd=work / "cwd", env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT_S

@@ -57,7 +57,7 @@ def sandbox_name() -> str:
 def run_check(folder: Path, out: Path, *extra: str, sandbox: str | None = None) -> Checked:
     """``grade check FOLDER`` in a fresh interpreter, from inside FOLDER as a student would run it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKPROP_GRADER_DATA", "PYTEST_"))}
-    args = [sys.executable, "-m", "grader.cli.app", "check", "--sandbox", sandbox or sandbox_name(), "--out", str(out)]
+    args = [sys.executable, "-m", "grader.cli", "check", "--sandbox", sandbox or sandbox_name(), "--out", str(out)]
     start = time.monotonic()
     done = subprocess.run(
         [*args, *extra], cwd=folder, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
@@ -204,7 +204,7 @@ def test_buggy_submission_says_what_fails_and_why(buggy_check: Checked) -> None:
 def test_a_folder_without_the_assignment_files_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("nothing to grade here\n")
     done = subprocess.run(
-        [sys.executable, "-m", "grader.cli.app", "check", str(tmp_path), "--sandbox", sandbox_name()],
+        [sys.executable, "-m", "grader.cli", "check", str(tmp_path), "--sandbox", sandbox_name()],
         capture_output=True,
         text=True,
         timeout=120,

@@ -269,7 +269,3 @@ from grader.cli.selfcheck import check_command  # noqa: E402 - registered after 
 
 main.add_command(check_command)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    main(prog_name="grade")
