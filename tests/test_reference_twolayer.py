@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference import gradcheck, toy
-from reference.two_layernet import (
+from reference import gradcheck
+from reference.hlcv_ex2 import toy
+from reference.hlcv_ex2.two_layernet import (
     TwoLayerNet,
     forward_probs,
     init_params,
@@ -44,7 +45,7 @@ NAMES = ("W1", "b1", "W2", "b2")
 
 
 def make_toy() -> tuple[TwoLayerNet, np.ndarray, np.ndarray]:
-    """The toy problem written out from ASSIGNMENT.md (not via reference.toy)."""
+    """The toy problem written out from ASSIGNMENT.md (not via reference.hlcv_ex2.toy)."""
     np.random.seed(0)
     net = TwoLayerNet(4, 10, 3, std=1e-1)
     np.random.seed(1)

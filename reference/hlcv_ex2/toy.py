@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference.gradcheck import numerical_gradient, relative_error
-from reference.two_layernet import PARAM_NAMES, TwoLayerNet
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, TwoLayerNet
 
 INPUT_SIZE, HIDDEN_SIZE, NUM_CLASSES, NUM_INPUTS = 4, 10, 3, 5
 
