@@ -1,4 +1,4 @@
-"""The toy problem of ASSIGNMENT.md and a self-check of the reference against it."""
+"""The toy problem of docs/assignments/hlcv-ex2.md and a self-check of the reference against it."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ TOY_PROBS = np.array(
     ]
 )
 
-# Pass marks, all from ASSIGNMENT.md.
+# Pass marks, all from docs/assignments/hlcv-ex2.md.
 PROBS_TOLERANCE = 1e-7  # sum of absolute differences
 LOSS_TOLERANCE = 1e-10  # the published loss has 11 decimals
 GRAD_TOLERANCE = 1e-8  # max relative error against centred differences, h = 1e-5
