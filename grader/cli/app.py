@@ -12,14 +12,11 @@ import click
 
 from grader import __version__
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
-from grader.engine.intake import IntakeLimits
-from grader.engine.packs import available
-from grader.results import CheckResult, GradeResult, json_schema, write_atomic
-from grader.sandbox import SandboxUnavailable
-from grader.writers import FORMATS, render
+from grader.writers import FORMATS
 
 if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
+    from grader.results import CheckResult, GradeResult
 
 from grader.cli.exits import BELOW_THRESHOLD as EXIT_BELOW_THRESHOLD  # noqa: E402
 from grader.cli.exits import EPILOG
@@ -38,13 +35,48 @@ DEFAULT_OUT = {
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+#: Subcommands imported only when used (``grade --help`` must not import numpy, docker or pytest):
+#: name -> (module, attribute, the one-line help shown in ``grade --help``).
+LAZY_COMMANDS = {
+    "batch": ("grader.cli.batch", "batch_command", "Grade a class: folders of zips or folders, or a roster."),
+    "check": ("grader.cli.selfcheck", "check_command", "Self-check a working copy with the visible checks."),
+    "image": ("grader.sandbox.image", "image_group", "Build or inspect the Docker sandbox image."),
+    "pack": ("grader.cli.pack", "pack_group", "Author and validate assignment packs."),
+    "report": ("grader.cli.report", "report_command", "Gradebook, HTML report and feedback for a results folder."),
+}
+
+
 class DefaultCommandGroup(click.Group):
-    """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand."""
+    """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand. Subcommands in
+    :data:`LAZY_COMMANDS` are imported on first use."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        known = (*self.commands, *LAZY_COMMANDS, "--help", "-h", "--version")
+        if args and args[0] not in known:
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the lazy table's help lines, without importing the commands."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit=formatter.width - 20)))
+            else:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; errors are one line on stderr (click's default adds a usage block)."""
@@ -106,7 +138,7 @@ def _progress() -> object:
 
 
 def _select_sandbox(name: str) -> object:
-    from grader.sandbox import select_sandbox
+    from grader.sandbox import SandboxUnavailable, select_sandbox
 
     try:
         sandbox = select_sandbox(name)
@@ -166,6 +198,8 @@ def run(
     from grader.engine.grading import GradeOptions
 
     try:
+        from grader.engine.intake import IntakeLimits
+
         limits = IntakeLimits().with_overrides(intake_limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
@@ -196,6 +230,9 @@ def _grade_and_report(
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
     result = grade(submission, options)
+    from grader.results import write_atomic
+    from grader.writers import render
+
     write_atomic(out, render(result, fmt))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}")
@@ -239,33 +276,15 @@ def demo(assignment_id: str, sandbox: str, out: Path, data_dir: Path | None) -> 
 @main.command("schema")
 def schema() -> None:
     """Print the JSON Schema of the native result file."""
+    from grader.results import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2))
 
 
 @main.command("assignments")
 def assignments() -> None:
     """List the assignment packs this grader knows (built-in, then those in BACKPROP_GRADER_PACKS)."""
+    from grader.engine.packs import available
+
     for name in available():
         click.echo(name)
-
-
-from grader.cli.pack import pack_group  # noqa: E402 - registered after the built-in commands
-
-main.add_command(pack_group)
-
-from grader.cli.batch import batch_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(batch_command)
-
-from grader.cli.report import report_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(report_command)
-
-
-from grader.sandbox.image import image_group  # noqa: E402 - registered after the built-in commands
-
-main.add_command(image_group)
-
-from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(check_command)
