@@ -97,7 +97,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
 @assignment_option
 @sandbox_option()
-@data_dir_option("CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
+@data_dir_option("Data set folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
 def batch_command(
     inputs: tuple[Path, ...],
     out: Path,

@@ -49,7 +49,7 @@ def sandbox_option(
 
 
 def data_dir_option(
-    help: str = f"Folder holding CIFAR-10 (python or binary release). Env: {DATA_ENV}.",  # noqa: A002
+    help: str = f"Folder holding the data set the pack's training checks need (e.g. CIFAR-10). Env: {DATA_ENV}.",  # noqa: A002
 ) -> Callable[[F], F]:
     """``--data-dir DIR``, also read from the environment."""
     return click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_ENV, help=help)

@@ -89,7 +89,7 @@ class SelfCheck:
 
     @property
     def not_run(self) -> list[CheckResult]:
-        """Checks skipped here, with the reason (the CIFAR-10 checks without a data set)."""
+        """Checks skipped here, with the reason (for example accuracy checks without a data set)."""
         return [t for t in self.result.tests if t.status == "skipped"]
 
     @property
@@ -339,7 +339,7 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 @assignment_option
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
 @data_dir_option(
-    "CIFAR-10 folder: the two accuracy checks then retrain your networks (minutes). "
+    "Data set folder (e.g. CIFAR-10): the accuracy checks then retrain your networks (minutes). "
     "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON.")
