@@ -18,10 +18,7 @@ if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
     from grader.results import CheckResult, GradeResult
 
-from grader.cli.exits import BELOW_THRESHOLD as EXIT_BELOW_THRESHOLD  # noqa: E402
-from grader.cli.exits import EPILOG
-from grader.cli.exits import INTERNAL_ERROR as EXIT_INTERNAL_ERROR
-from grader.cli.exits import SANDBOX_UNAVAILABLE as EXIT_SANDBOX_UNAVAILABLE
+from grader.cli.exits import EPILOG, ExitCode  # noqa: E402
 
 DEFAULT_OUT = {
     "json": "results.json",
@@ -96,7 +93,7 @@ class DefaultCommandGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("aborted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
             # A bug of ours, not a bad input: one line by default, the traceback when asked for.
             if os.environ.get("BACKPROP_GRADER_DEBUG") == "1":
@@ -104,8 +101,8 @@ class DefaultCommandGroup(click.Group):
             click.echo(
                 f"error: internal error: {type(exc).__name__}: {exc} (BACKPROP_GRADER_DEBUG=1 shows where)", err=True
             )
-            sys.exit(EXIT_INTERNAL_ERROR)
-        sys.exit(0)
+            sys.exit(ExitCode.INTERNAL_ERROR)
+        sys.exit(ExitCode.OK)
 
 
 @click.group(cls=DefaultCommandGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,7 +141,7 @@ def _select_sandbox(name: str) -> object:
         sandbox = select_sandbox(name)
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+        sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
     if not sandbox.isolated:
@@ -246,7 +243,7 @@ def _grade_and_report(
 def _exit_for(result: GradeResult, fail_under: float | None) -> None:
     if fail_under is not None and not result.score >= fail_under:
         click.echo(f"score {result.score:g} is below --fail-under {fail_under:g}", err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
+        sys.exit(ExitCode.BELOW_THRESHOLD)
 
 
 @main.command("demo")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import click
 
+from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import Assignment, AssignmentError, resolve_assignment
@@ -39,9 +40,6 @@ from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
 from grader.writers import render
 from grader.writers._text import feedback, first_line, neutralise_workflow_commands
 
-EXIT_NOT_ALL_PASSED = 1
-EXIT_USAGE = 2
-EXIT_SANDBOX_UNAVAILABLE = 3
 #: Lines of feedback shown per failing check; the rest is counted (the JSON from ``--out`` has it all).
 FEEDBACK_LINES = 12
 
@@ -358,7 +356,7 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+        sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     if not chosen.isolated:
         from grader.sandbox.process import WARNING
 
@@ -369,10 +367,10 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         outcome = run_self_check(folder, assignment_id=assignment_id, sandbox=chosen, data_dir=data_dir)
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     if out is not None:
         write_atomic(out, render(outcome.result, "json", include_hidden=False))
     click.echo(format_self_check(outcome, folder, color=sys.stdout.isatty()), nl=False)
     if out is not None:
         click.echo(f"  Result written to {out} ({time.monotonic() - started:.1f} s in all).")
-    sys.exit(0 if outcome.all_passed else EXIT_NOT_ALL_PASSED)
+    sys.exit(0 if outcome.all_passed else ExitCode.BELOW_THRESHOLD)
