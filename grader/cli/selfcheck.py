@@ -33,7 +33,7 @@ import click
 from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
-from grader.engine.packs import Assignment, AssignmentError, resolve_assignment
+from grader.engine.packs import Assignment, AssignmentError, infer_assignment, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
 from grader.results import CheckResult, GradeResult, clean_text, write_atomic
 from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
@@ -334,22 +334,27 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 @click.command("check")
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@assignment_option
+@assignment_option(optional=True)
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
 @data_dir_option(
     "Data set folder (e.g. CIFAR-10): the accuracy checks then retrain your networks (minutes). "
     "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON.")
-def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path | None, out: Path | None) -> None:
+def check_command(
+    folder: Path, assignment_id: str | None, sandbox: str, data_dir: Path | None, out: Path | None
+) -> None:
     """Self-check your work in FOLDER (default: the current folder) with the visible checks.
 
     Prints what passes, what fails and why, what still raises NotImplementedError, and the points of the
     visible checks. Hidden checks are not run. Exit status 0 when every check that ran passed, else 1.
     """
     folder = folder.resolve()
+    # Several packs and none named: the one whose files are in FOLDER, when exactly one fits.
+    assignment_id = assignment_id or infer_assignment(folder)
     try:
-        resolve_assignment(assignment_id)
+        assignment = resolve_assignment(assignment_id)
+        assignment_id = assignment.id if assignment.builtin else str(assignment.folder)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
     try:
