@@ -20,11 +20,11 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from grader.batch.slots import lease_slot
 from grader.engine.grading import GradeOptions, _raw_sha256, grade, grade_rejected
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment
 from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox.uids import lease_uid_slot
 
 
 class Job(BaseModel):
@@ -99,7 +99,7 @@ def run_job(job: Job, settings: JobSettings) -> JobOutcome:
     and :class:`grader.batch.slots.NoFreeSlot` when every slot is in use; anything a submission does ends up
     in the result instead.
     """
-    with _ONE_AT_A_TIME, lease_slot() as slot:
+    with _ONE_AT_A_TIME, lease_uid_slot() as slot:
         start = time.monotonic()
         options = GradeOptions(
             assignment=settings.assignment, sandbox=_sandbox(settings.sandbox), data_dir=settings.data_dir, slot=slot

@@ -146,9 +146,9 @@ def _select_sandbox(name: str) -> object:
 @click.option(
     "--slot",
     type=click.IntRange(0, 999),
-    default=0,
+    default=None,
     hidden=True,
-    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT; concurrent graders need distinct slots.",
+    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT (default: lease a free one).",
 )
 def run(
     submission: Path,
@@ -160,7 +160,7 @@ def run(
     fail_under: float | None,
     quiet: bool,
     intake_limits: tuple[str, ...],
-    slot: int,
+    slot: int | None,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
     from grader.engine.grading import GradeOptions
@@ -268,4 +268,3 @@ main.add_command(image_group)
 from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(check_command)
-

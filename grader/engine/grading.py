@@ -30,6 +30,7 @@ from grader.engine.packs import Assignment, load_assignment
 from grader.engine.rubric import GradingContext, run_rubric
 from grader.results import CheckResult, GradeResult
 from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox.uids import lease_uid_slot
 
 SECRET_ENV = "BACKPROP_GRADER_SECRET"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
@@ -43,8 +44,10 @@ class GradeOptions:
     sandbox: str | Sandbox = "auto"
     data_dir: Path | None = None
     intake_limits: IntakeLimits = dataclasses.field(default_factory=IntakeLimits)
-    #: Parallel slot index (batch runs): selects the sandbox uid so slots never share process limits.
-    slot: int = 0
+    #: Sandbox slot (selects the uid a root grader runs student code as). None: lease a free one from
+    #: the host-wide allocator for this grading, with the uid's kernel state purged before and after
+    #: (``grader.sandbox.uids``). A caller that passes a slot must hold it exclusively itself.
+    slot: int | None = None
     #: Called with each check's result as soon as it is known (progress display).
     on_check: Callable[[CheckResult], None] | None = None
     #: Run only the checks students may see (the self-check); hidden checks are neither run nor listed.
@@ -109,6 +112,13 @@ _Intake = tuple[Path, tuple[str, ...], str, str | None]
 
 
 def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake]) -> GradeResult:
+    if options.slot is not None or os.geteuid() != 0:
+        return _grade_in_slot(options, intake, options.slot or 0)
+    with lease_uid_slot() as slot:
+        return _grade_in_slot(options, intake, slot)
+
+
+def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake], slot: int) -> GradeResult:
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
     assignment = load_assignment(options.assignment)
@@ -128,7 +138,7 @@ def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake])
             sandbox=sandbox,
             data_dir=data_dir,
             secret=os.environ.get(SECRET_ENV, ""),
-            slot=options.slot,
+            slot=slot,
             rejection=rejection,
             on_check=options.on_check,
             visible_only=options.visible_only,

@@ -25,6 +25,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from grader.sandbox import seccomp
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.sandbox.popen_worker import PopenWorker
 from grader.sandbox.runtime import (
@@ -115,8 +116,11 @@ class BwrapSandbox(Sandbox):
         if reason:
             raise SandboxUnavailable(reason)
 
-    def command(self, spec: LaunchSpec) -> list[str]:
-        """The full bwrap command line for one worker (no secrets: the worker can read it)."""
+    def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
+        """The full bwrap command line for one worker (no secrets: the worker can read it).
+
+        ``seccomp_fd`` is a descriptor the child inherits holding the filter of :mod:`grader.sandbox.seccomp`.
+        """
         limits = spec.limits
         uid = sandbox_uid(spec.slot)
         python = python_runtime()
@@ -126,6 +130,8 @@ class BwrapSandbox(Sandbox):
         if uid is None:
             argv += ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
         argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
         # The private /tmp comes before the binds: a runtime that lives under /tmp (a virtual
         # environment in a CI checkout) is then bound on top of it instead of hidden by it.
         argv += ["--proc", "/proc", "--dev", "/dev"]
@@ -149,4 +155,13 @@ class BwrapSandbox(Sandbox):
 
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         self.check_available()
-        return PopenWorker(self.command(spec), env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"), scratch=None)
+        try:
+            fd = seccomp.program_fd()
+        except seccomp.SeccompUnsupported as exc:
+            raise SandboxUnavailable(f"bubblewrap cannot filter system calls here: {exc}") from None
+        try:
+            return PopenWorker(
+                self.command(spec, fd), env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"), scratch=None, pass_fds=(fd,)
+            )
+        finally:
+            os.close(fd)  # the child has its own copy
