@@ -10,6 +10,7 @@ handles say so.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import selectors
 import signal
@@ -17,6 +18,7 @@ import threading
 import time
 from typing import Any
 
+from grader.boundary.decode import MAX_REPLY_BYTES, check_reply_size, decode_reply
 from grader.sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.worker import protocol
 
@@ -175,16 +177,17 @@ class WorkerSession:
         payload = protocol.encode_value(body, blobs)
         deadline = time.monotonic() + timeout
         self._limit_s = timeout
-        try:
-            protocol.write_message(live.process.stdin, {"id": request_id, "body": payload}, blobs)
-        except (BrokenPipeError, OSError, ValueError):
-            self._fail(live, "crash", self._death_message(live, what))
+        message = io.BytesIO()
+        protocol.write_message(message, {"id": request_id, "body": payload}, blobs)
+        self._write_all(live, message.getbuffer(), deadline, what)
+        del message
         header, reply_blobs = self._read_message(live, deadline, what)
         if header.get("id") != request_id:
             self._fail(live, "protocol", f"the worker answered out of turn during {what}")
         if header.get("ok") is True:
             try:
-                reply = protocol.decode_value(header.get("body"), reply_blobs)
+                # The deadline covers decoding too: a reply is data the submission chose.
+                reply = decode_reply(header.get("body"), reply_blobs, deadline)
             except protocol.ProtocolError as exc:
                 self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
             if not isinstance(reply, dict) or "value" not in reply:
@@ -205,13 +208,43 @@ class WorkerSession:
             count = protocol.header_array_count(header)
         except protocol.ProtocolError as exc:
             self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
-        blobs = [self._read_frame(live, deadline, what) for _ in range(count)]
+        blobs: list[bytes] = []
+        total = 0
+        for _ in range(count):
+            blobs.append(self._read_frame(live, deadline, what, MAX_REPLY_BYTES - total))
+            total += len(blobs[-1])
         return header, blobs
 
-    def _read_frame(self, live: _Live, deadline: float, what: str) -> bytes:
+    def _write_all(self, live: _Live, data: memoryview, deadline: float, what: str) -> None:
+        """Write a whole request before ``deadline``: a worker that stops reading cannot block us.
+
+        The write runs in a helper thread because not every backend's stdin is a file descriptor one
+        could select on (Docker's is the attach socket, shared with its reader). On timeout the worker
+        is killed, which breaks the pipe or socket and so ends the blocked write.
+        """
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                live.process.stdin.write(data)
+                live.process.stdin.flush()
+            except (OSError, ValueError) as exc:
+                errors.append(exc)
+
+        writer = threading.Thread(target=send, name="worker-request", daemon=True)
+        writer.start()
+        writer.join(max(0.0, deadline - time.monotonic()))
+        if writer.is_alive():
+            self._fail(live, "timeout", f"{what} did not finish within {self._limit_s:g} s (the request was not read)")
+        if errors:
+            self._fail(live, "crash", self._death_message(live, what))
+
+    def _read_frame(self, live: _Live, deadline: float, what: str, room: int = MAX_REPLY_BYTES) -> bytes:
         prefix = self._read_bytes(live, 4, deadline, what)
         try:
             length = protocol.frame_length(prefix)
+            if length > room:
+                check_reply_size([MAX_REPLY_BYTES + 1])
         except protocol.ProtocolError as exc:
             self._fail(live, "protocol", f"the worker broke the protocol during {what}: {exc}")
         return self._read_bytes(live, length, deadline, what)
