@@ -110,6 +110,9 @@ class WorkerSession:
         self._orphan_output = ""
         self._limit_s = START_TIMEOUT_S
         self.starts = 0
+        #: The running check's time budget (``grader.engine.budget.CheckBudget``), or None: every
+        #: request's time limit is shortened to what the budget has left.
+        self.budget: Any = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -170,6 +173,17 @@ class WorkerSession:
         :class:`WorkerFailure` after killing the worker for a crash, timeout or protocol error.
         """
         what = what or str(body.get("op"))
+        clipped = False
+        if self.budget is not None:
+            timeout, clipped = self.budget.clip(timeout)
+        try:
+            return self._request(body, timeout, what)
+        except WorkerFailure as exc:
+            if clipped and exc.kind == "timeout":
+                raise WorkerFailure("budget", self.budget.reason()) from None
+            raise
+
+    def _request(self, body: dict[str, Any], timeout: float, what: str) -> tuple[Any, dict[str, Any]]:
         live = self._ensure_started(timeout)
         request_id = self._next_id
         self._next_id += 1

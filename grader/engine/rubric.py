@@ -33,6 +33,7 @@ import pytest
 
 from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
 from grader.boundary.student import Student
+from grader.engine.budget import BudgetSettings, CheckBudget, GradingBudget
 from grader.engine.compare import CheckFailed
 from grader.engine.packs import Assignment
 from grader.results import CheckResult
@@ -108,6 +109,10 @@ class GradingPlugin:
         self._started: dict[str, float] = {}
         self._data_dir: Path | None = None
         self._import_failures: dict[str, WorkerFailure] = {}
+        # -- time budgets (grader.engine.budget) --
+        limits = context.assignment.limits
+        self.budget = GradingBudget(BudgetSettings.from_limits(limits.check_seconds, limits.train_seconds))
+        self._check_budgets: dict[str, CheckBudget] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -151,6 +156,7 @@ class GradingPlugin:
         item = request.node
         training = item.get_closest_marker("training") is not None
         session = self.session(item.get_closest_marker("hidden") is not None, training)
+        session.budget = self._check_budgets.get(item.nodeid)
         settings = self.context.assignment.limits
         timeout = settings.train_seconds if training else settings.check_seconds
         return Student(session, timeout, self._import_failures)
@@ -216,16 +222,27 @@ class GradingPlugin:
         missing = [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
         if missing:
             raise CheckFailed(f"{', '.join(missing)} is missing from the submission")
+        self._check_budgets[item.nodeid] = self.budget.start(item.get_closest_marker("training") is not None)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._end_budget(item)
             result = self._result(item, call, report)
             self.results.append(result)
             if self.context.on_check is not None:
                 self.context.on_check(result)
+
+    def _end_budget(self, item: pytest.Item) -> None:
+        """Charge the check's time to its kind's total; no later request of it is clipped by it."""
+        budget = self._check_budgets.pop(item.nodeid, None)
+        if budget is not None:
+            self.budget.finish(budget)
+        for session in self._sessions.values():
+            if session.budget is budget:
+                session.budget = None
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
@@ -273,7 +290,8 @@ class GradingPlugin:
                 return "failed", f"{NOT_IMPLEMENTED} ({error})", check.diagnosis
             return "failed", f"your code raised {error}", check.diagnosis
         if isinstance(error, WorkerFailure):
-            return "error", str(error), check.diagnosis
+            # Running out of time is the submission's slowness, not a fault of the grading.
+            return ("failed" if error.kind == "budget" else "error"), str(error), check.diagnosis
         if isinstance(error, AssertionError):
             return "failed", str(error).split("\nassert")[0], check.diagnosis
         name = type(error).__name__ if error else "unknown error"
