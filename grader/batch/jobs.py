@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from grader.engine.grading import GradeOptions, _raw_sha256, grade, grade_rejected
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
@@ -47,6 +47,9 @@ class JobSettings(BaseModel):
     sandbox: str = "auto"
     #: CIFAR-10 on the grading host; None lets the worker use its own BACKPROP_GRADER_DATA_DIR.
     data_dir: Path | None = None
+    #: The grading secret, loaded once by the batch client so every host derives the same inputs;
+    #: empty lets the grading host use its own (``grader.engine.secret``).
+    secret: SecretStr = SecretStr("")
 
 
 class JobOutcome(BaseModel):
@@ -102,7 +105,11 @@ def run_job(job: Job, settings: JobSettings) -> JobOutcome:
     with _ONE_AT_A_TIME, lease_uid_slot() as slot:
         start = time.monotonic()
         options = GradeOptions(
-            assignment=settings.assignment, sandbox=_sandbox(settings.sandbox), data_dir=settings.data_dir, slot=slot
+            assignment=settings.assignment,
+            sandbox=_sandbox(settings.sandbox),
+            data_dir=settings.data_dir,
+            slot=slot,
+            secret=settings.secret.get_secret_value() or None,
         )
         if job.rejection is not None:
             result = grade_rejected(job.rejection, job.sha256, options)

@@ -28,11 +28,11 @@ from grader import __version__
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment, load_assignment
 from grader.engine.rubric import GradingContext, run_rubric
+from grader.engine.secret import fingerprint, load_secret
 from grader.results import CheckResult, GradeResult
 from grader.sandbox import Sandbox, select_sandbox
 from grader.sandbox.uids import lease_uid_slot
 
-SECRET_ENV = "BACKPROP_GRADER_SECRET"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
 
 
@@ -52,6 +52,8 @@ class GradeOptions:
     on_check: Callable[[CheckResult], None] | None = None
     #: Run only the checks students may see (the self-check); hidden checks are neither run nor listed.
     visible_only: bool = False
+    #: The grading secret the checks' inputs are derived from; None: ``grader.engine.secret.load_secret()``.
+    secret: str | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -124,6 +126,7 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
     assignment = load_assignment(options.assignment)
     sandbox = options.sandbox if isinstance(options.sandbox, Sandbox) else select_sandbox(options.sandbox)
     data_dir = options.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    secret = options.secret or load_secret()
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="backprop-grader-"))
     try:
@@ -137,7 +140,7 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
             submission_sha256=sha,
             sandbox=sandbox,
             data_dir=data_dir,
-            secret=os.environ.get(SECRET_ENV, ""),
+            secret=secret,
             slot=slot,
             rejection=rejection,
             on_check=options.on_check,
@@ -153,7 +156,7 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
             status, message = "error", f"grading failed: {type(exc).__name__}: {exc}"
         timings["rubric"] = round(time.monotonic() - rubric_start, 4)
         timings["worker_starts"] = float(stats.get("worker_starts", 0))
-        return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings)
+        return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings, fingerprint(secret))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -178,6 +181,7 @@ def _build(
     started_at: datetime,
     start: float,
     timings: dict[str, float],
+    secret_fingerprint: str,
 ) -> GradeResult:
     return GradeResult.build(
         assignment=assignment.id,
@@ -193,4 +197,5 @@ def _build(
         duration_s=round(time.monotonic() - start, 4),
         timings=timings,
         versions=library_versions(),
+        secret_fingerprint=secret_fingerprint,
     )

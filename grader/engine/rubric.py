@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import io
 import os
 import shutil
@@ -36,6 +35,7 @@ from grader.boundary.student import Student
 from grader.engine.budget import BudgetSettings, CheckBudget, GradingBudget
 from grader.engine.compare import CheckFailed
 from grader.engine.packs import Assignment
+from grader.engine.secret import derive_seed
 from grader.results import CheckResult
 from grader.sandbox.base import LaunchSpec, Limits, Sandbox
 
@@ -197,10 +197,15 @@ class GradingPlugin:
 
     @pytest.fixture(scope="session")
     def hidden_seed(self) -> int:
-        """A seed for hidden inputs: fixed for a submission (regrading is reproducible), unknown
-        to students when the instructor sets a secret."""
-        digest = hashlib.sha256(f"{self.context.secret}:{self.context.submission_sha256}".encode()).digest()
-        return int.from_bytes(digest[:4], "big")
+        """A seed for hidden inputs: fixed for a submission under one grading secret (regrading is
+        reproducible), unknown to students (the grader always has a secret, ``grader.engine.secret``)."""
+        return derive_seed(self.context.secret, self.context.submission_sha256)
+
+    @pytest.fixture(scope="session")
+    def input_seed(self) -> Callable[[str], int]:
+        """``input_seed(label)``: a seed per kind of input, derived from the grading secret (never
+        known to the submission) and the submission's hash (a regrade with the same secret repeats it)."""
+        return lambda label: derive_seed(self.context.secret, self.context.submission_sha256, label)
 
     # -- hooks ------------------------------------------------------------------------------
 
