@@ -25,10 +25,14 @@ from grader.worker import protocol
 #: How much of what the student prints is kept per check; the rest is read and dropped.
 OUTPUT_CAP_BYTES = 1024 * 1024
 START_TIMEOUT_S = 60.0
+#: How often a worker that fails before running any student code is started again.
+START_ATTEMPTS = 3
+START_RETRY_DELAY_S = 0.5
 
 
 class WorkerFailure(Exception):
-    """The worker could not answer: ``kind`` is crash, timeout, protocol, exception or unavailable."""
+    """The worker could not answer. ``kind``: crash, timeout, protocol, exception or budget (the
+    submission's doing); unavailable or grader (the grading machine's: never the submission's fault)."""
 
     def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -122,8 +126,33 @@ class WorkerSession:
         return self._generation
 
     def _ensure_started(self, timeout: float) -> _Live:
+        """The live worker, started if needed.
+
+        No student code runs before the worker says it is ready (the shim imports the submission only
+        when asked), so a worker that cannot start or dies before that is the grading machine's fault
+        (a sandbox that failed, a host limit another grading exhausted): it is tried again, and if it
+        still fails the failure is of kind ``grader``, never blamed on the submission.
+        """
         if self._live is not None:
             return self._live
+        problems: list[str] = []
+        for attempt in range(START_ATTEMPTS):
+            if attempt:
+                time.sleep(START_RETRY_DELAY_S * attempt)
+            earlier_output = self._orphan_output
+            try:
+                return self._start_once(timeout)
+            except WorkerFailure as exc:
+                problems.append(str(exc))
+                # What a worker that failed to start printed is the sandbox's, not the submission's.
+                self._orphan_output = earlier_output
+        raise WorkerFailure(
+            "grader",
+            f"the grader could not start a worker after {START_ATTEMPTS} attempts ({problems[-1]}); "
+            "this is a fault of the grading machine, not of the submission: grade it again",
+        )
+
+    def _start_once(self, timeout: float) -> _Live:
         try:
             process = self.sandbox.start(self.spec)
         except SandboxUnavailable as exc:
