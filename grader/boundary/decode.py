@@ -32,6 +32,15 @@ MAX_REPLY_ELEMENTS = 32 * 1024 * 1024
 _CLOCK_EVERY = 1024
 
 
+#: Integers beyond this magnitude are no number a check can use (float64 overflows at about 1.8e308;
+#: anything beyond 64 bits is already meaningless as a count, an index or a label).
+MAX_INT_BITS = 64
+
+
+class SubmissionValueError(protocol.ProtocolError):
+    """A well-formed reply holding a value no check can use: the submission's mistake, not a fault."""
+
+
 class _State:
     __slots__ = ("blobs", "deadline", "elements", "items", "used")
 
@@ -66,6 +75,9 @@ def _decode(value: Any, state: _State, depth: int) -> Any:
         raise protocol.ProtocolError("value is too large or nested too deeply")
     if state.deadline is not None and state.items % _CLOCK_EVERY == 0 and time.monotonic() > state.deadline:
         raise protocol.ProtocolError("decoding the reply took longer than the time limit")
+    if type(value) is int and value.bit_length() > MAX_INT_BITS:
+        digits = len(str(abs(value))) if value.bit_length() < 20000 else "thousands of"
+        raise SubmissionValueError(f"an integer with {digits} digits, too large to be a number any check can use")
     if value is None or type(value) in (bool, int, str, float):
         return value
     if type(value) is list:

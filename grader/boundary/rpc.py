@@ -18,7 +18,7 @@ import threading
 import time
 from typing import Any
 
-from grader.boundary.decode import MAX_REPLY_BYTES, check_reply_size, decode_reply
+from grader.boundary.decode import MAX_REPLY_BYTES, SubmissionValueError, check_reply_size, decode_reply
 from grader.sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.worker import protocol
 
@@ -31,7 +31,7 @@ START_RETRY_DELAY_S = 0.5
 
 
 class WorkerFailure(Exception):
-    """The worker could not answer. ``kind``: crash, timeout, protocol, exception or budget (the
+    """The worker could not answer. ``kind``: crash, timeout, protocol, exception, value or budget (the
     submission's doing); unavailable or grader (the grading machine's: never the submission's fault)."""
 
     def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
@@ -114,6 +114,8 @@ class WorkerSession:
         self._orphan_output = ""
         self._limit_s = START_TIMEOUT_S
         self.starts = 0
+        #: Values received from the submission so far (a check that got none cannot blame one).
+        self.replies = 0
         #: The running check's time budget (``grader.engine.budget.CheckBudget``), or None: every
         #: request's time limit is shortened to what the budget has left.
         self.budget: Any = None
@@ -231,11 +233,15 @@ class WorkerSession:
             try:
                 # The deadline covers decoding too: a reply is data the submission chose.
                 reply = decode_reply(header.get("body"), reply_blobs, deadline)
+            except SubmissionValueError as exc:
+                # The worker is in step and alive: only the value is wrong.
+                raise WorkerFailure("value", f"{what} returned {exc}") from None
             except protocol.ProtocolError as exc:
                 self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
             if not isinstance(reply, dict) or "value" not in reply:
                 self._fail(live, "protocol", f"the worker sent a malformed reply during {what}")
             value = reply.pop("value")
+            self.replies += 1
             return value, reply
         if header.get("ok") is False and isinstance(header.get("error"), dict):
             raise StudentException(header["error"])

@@ -151,6 +151,11 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
             tests, stats = run_rubric(context)
             missing = [name for name in assignment.files.required if name not in files]
             status, message = ("rejected", rejection) if rejection else ("graded", _summary_message(tests, missing))
+            if stats.get("grader_failures") and not rejection:
+                # Not the submission's doing: the result says the grading failed, so it is graded again.
+                failures = stats["grader_failures"]
+                status = "error"
+                message = f"the grading machine failed in {len(failures)} check(s), grade again: {failures[0]}"
         except Exception as exc:  # noqa: BLE001 - the grader must always produce a result
             tests, stats = [], {}
             status, message = "error", f"grading failed: {type(exc).__name__}: {exc}"

@@ -43,6 +43,8 @@ SHOWN_OUTPUT_CHARS = 2000
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
 NOT_IMPLEMENTED = "not implemented yet"
+#: Exceptions a check raises when a value the submission returned has the wrong form or size.
+VALUE_ERRORS = (ValueError, TypeError, OverflowError, IndexError, KeyError, ZeroDivisionError, FloatingPointError)
 
 
 @dataclasses.dataclass
@@ -113,6 +115,9 @@ class GradingPlugin:
         limits = context.assignment.limits
         self.budget = GradingBudget(BudgetSettings.from_limits(limits.check_seconds, limits.train_seconds))
         self._check_budgets: dict[str, CheckBudget] = {}
+        # -- whose failure it was: the grading machine's, or the submission's values --
+        self.grader_failures: list[str] = []
+        self._replies_at_start: dict[str, int] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -221,6 +226,7 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.monotonic()
+        self._replies_at_start[item.nodeid] = self._replies()
         if self.context.rejection:
             raise WorkerFailure("rejected", f"submission not graded: {self.context.rejection}")
         needed = item.get_closest_marker("needs")
@@ -255,6 +261,7 @@ class GradingPlugin:
         training = item.get_closest_marker("training") is not None
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
+        status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
         if status == "passed":
             fraction = 1.0 if check.fraction is None else check.fraction
             if fraction < 1.0:
@@ -279,6 +286,37 @@ class GradingPlugin:
             tags=[m.name for m in item.iter_markers() if m.name in ("hidden", "training")],
         )
 
+    def _replies(self) -> int:
+        return sum(session.replies for session in self._sessions.values())
+
+    def _attribute(
+        self, item: pytest.Item, call: pytest.CallInfo, status: str, message: str, diagnosis: str | None
+    ) -> tuple[str, str, str | None]:
+        """Tell the grading machine's failures apart from the submission's.
+
+        A worker that never started is the machine's fault: recorded, so the grading ends as ``error``
+        (a batch grades it again), never as the student's mistake. An unexpected exception in a check
+        that received values from the submission comes from those values (a number too large to
+        convert, a list of odd length): the submission's mistake, reported as such.
+        """
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, WorkerFailure) and error.kind in ("grader", "unavailable"):
+            self.grader_failures.append(f"{item.name}: {error}")
+            return status, message, diagnosis
+        got_values = self._replies() > self._replies_at_start.pop(item.nodeid, self._replies())
+        if (
+            status == "error"
+            and message.startswith("internal error")
+            and got_values
+            and isinstance(error, VALUE_ERRORS)
+        ):
+            return (
+                "failed",
+                f"your code returned a value this check cannot use ({type(error).__name__}: {error})",
+                diagnosis,
+            )
+        return status, message, diagnosis
+
     @staticmethod
     def _verdict(call: pytest.CallInfo, report: pytest.TestReport, check: Check) -> tuple[str, str, str | None]:
         """Map a pytest outcome to (status, message, diagnosis). Only an explicit pass passes."""
@@ -295,8 +333,8 @@ class GradingPlugin:
                 return "failed", f"{NOT_IMPLEMENTED} ({error})", check.diagnosis
             return "failed", f"your code raised {error}", check.diagnosis
         if isinstance(error, WorkerFailure):
-            # Running out of time is the submission's slowness, not a fault of the grading.
-            return ("failed" if error.kind == "budget" else "error"), str(error), check.diagnosis
+            # Running out of time and unusable values are the submission's doing, not faults of the grading.
+            return ("failed" if error.kind in ("budget", "value") else "error"), str(error), check.diagnosis
         if isinstance(error, AssertionError):
             return "failed", str(error).split("\nassert")[0], check.diagnosis
         name = type(error).__name__ if error else "unknown error"
@@ -328,13 +366,14 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
         with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             exit_code = pytest.main(args, plugins=[plugin])
         starts = plugin.worker_starts
+        grader_failures = list(plugin.grader_failures)
     finally:
         plugin.close()
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
         raise RuntimeError(
             f"the rubric for {context.assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
         )
-    return plugin.results, {"worker_starts": starts}
+    return plugin.results, {"worker_starts": starts, "grader_failures": grader_failures}
 
 
 @contextlib.contextmanager
