@@ -115,6 +115,8 @@ def _select_sandbox(name: str) -> object:
         sys.exit(EXIT_SANDBOX_UNAVAILABLE)
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
+    if sandbox.limits_note:
+        click.echo(f"note: {sandbox.limits_note}", err=True)
     if not sandbox.isolated:
         from grader.sandbox.process import WARNING
 

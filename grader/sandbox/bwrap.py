@@ -25,7 +25,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from grader.sandbox import seccomp
+from grader.sandbox import cgroup, seccomp
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.sandbox.popen_worker import PopenWorker
 from grader.sandbox.runtime import (
@@ -115,6 +115,18 @@ class BwrapSandbox(Sandbox):
         reason = _probe()
         if reason:
             raise SandboxUnavailable(reason)
+        if cgroup.required() and cgroup.probe():
+            raise SandboxUnavailable(f"{cgroup.REQUIRE_ENV}=1 but {cgroup.probe()}")
+
+    def __init__(self) -> None:
+        #: Where worker cgroups are created (None: rlimits only) and which controllers they set.
+        self.cgroup_parent: Path | None = cgroup.delegated_parent()
+        self.cgroup_controllers: tuple[str, ...] = cgroup.CONTROLLERS
+
+    @property
+    def limits_note(self) -> str | None:
+        """Why workers run without a cgroup of their own (rlimits only), or None when they get one."""
+        return cgroup.probe() if self.cgroup_parent is None else None
 
     def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
         """The full bwrap command line for one worker (no secrets: the worker can read it).
@@ -159,9 +171,25 @@ class BwrapSandbox(Sandbox):
             fd = seccomp.program_fd()
         except seccomp.SeccompUnsupported as exc:
             raise SandboxUnavailable(f"bubblewrap cannot filter system calls here: {exc}") from None
+        parent = self.cgroup_parent
+        group = None
         try:
+            argv = self.command(spec, fd)
+            if parent is not None:
+                # memory (shared memory too), processes and CPU of the whole worker tree; killed as one.
+                group = cgroup.WorkerCgroup(parent, spec.limits, self.cgroup_controllers)
+                argv = group.wrap(argv)
             return PopenWorker(
-                self.command(spec, fd), env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"), scratch=None, pass_fds=(fd,)
+                argv,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd=Path("/"),
+                scratch=None,
+                pass_fds=(fd,),
+                after_kill=group.destroy if group else None,
             )
+        except OSError as exc:
+            if group is not None:
+                group.destroy()
+            raise SandboxUnavailable(f"bubblewrap could not start a worker: {exc}") from None
         finally:
             os.close(fd)  # the child has its own copy
