@@ -16,10 +16,13 @@ calls that reach per-uid objects.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,6 +138,43 @@ def purge_uid(uid: int) -> None:
     purge_files(uid)
 
 
+def uid_lock_dir() -> Path:
+    """Lock files of the uids themselves: one fixed folder per host and grader user.
+
+    Slot folders can be chosen per grading (``BACKPROP_GRADER_SLOT_DIR``); the uid locks cannot, so two
+    graders that use different slot folders still never hold (and purge) the same uid.
+    """
+    folder = Path(tempfile.gettempdir()) / f"backprop-grader-uids-{os.geteuid()}"
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise RuntimeError(f"{folder} is not a private folder of this user; remove it")
+    return folder
+
+
+@contextlib.contextmanager
+def _hold_uid(preferred: int) -> Iterator[int]:
+    """Lock the uid of slot ``preferred``, or when another grader holds it, of a spare slot."""
+    from grader.batch.slots import MAX_SLOTS  # noqa: PLC0415 - batch imports the engine
+
+    folder = uid_lock_dir()
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    for slot in (preferred, *range(MAX_SLOTS + 1, 2 * MAX_SLOTS + 1)):
+        fd = os.open(folder / f"uid-{uid_for_slot(slot)}.lock", flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield slot
+        finally:
+            os.close(fd)
+        return
+    raise RuntimeError("every sandbox uid on this host is in use")
+
+
 @contextlib.contextmanager
 def lease_uid_slot() -> Iterator[int]:
     """Hold a slot (and so a uid) no other grading on this host uses, purged before and after.
@@ -144,7 +184,7 @@ def lease_uid_slot() -> Iterator[int]:
     """
     from grader.batch.slots import lease_slot  # noqa: PLC0415 - batch imports the engine
 
-    with lease_slot() as slot:
+    with lease_slot() as leased, _hold_uid(leased) as slot:
         purge_uid(uid_for_slot(slot))
         try:
             yield slot
