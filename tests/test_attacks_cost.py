@@ -269,3 +269,47 @@ def test_a_worker_that_never_starts_is_the_grading_machines_failure(grading_sand
         session.request({"op": "import", "module": "hostile", "names": []}, 60)
     assert failure.value.kind == "grader"
     assert "not of the submission" in str(failure.value)
+
+
+# -- whole gradings ----------------------------------------------------------------------------------
+
+HUGE_PREDICT = """
+
+def _huge_predict(self, X):
+    return [10 ** 400] * len(X)
+
+TwoLayerNet.predict = _huge_predict
+"""
+
+
+@pytest.mark.slow
+def test_grading_tells_the_machines_failures_from_the_submissions_mistakes(
+    grading_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from classroom import require_corpus
+
+    from grader.engine.grading import GradeOptions, grade
+
+    good = require_corpus() / "good"
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    for name in ("two_layernet.py", "ex2_pytorch.py"):
+        (folder / name).write_bytes((good / name).read_bytes())
+    with open(folder / "two_layernet.py", "a") as handle:
+        handle.write(HUGE_PREDICT)
+
+    # The first worker never starts (a limit of the machine): the grading is the machine's failure.
+    flaky = FlakyStart(grading_sandbox, failures=START_ATTEMPTS)
+    result = grade(folder, GradeOptions(sandbox=flaky))
+    assert result.status == "error"
+    assert "grading machine" in result.message
+    machine = [t for t in result.tests if "grading machine" in t.output]
+    assert len(machine) == 1 and machine[0].status == "error"
+    assert not any("not tried again" in t.output for t in result.tests)
+
+    # The integer of 401 digits is the submission's mistake, reported as such.
+    predict = [t for t in result.tests if "predict" in t.name]
+    assert predict and all(t.status == "failed" and t.score == 0 for t in predict)
+    assert all("401 digits" in t.output and "internal error" not in t.output for t in predict)
+    assert not any("internal error" in t.output for t in result.tests)
+    assert sum(t.score for t in result.tests if t.status == "passed") > 0  # the rest is graded
