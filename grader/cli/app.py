@@ -25,6 +25,7 @@ from grader.cli.exits import BELOW_THRESHOLD as EXIT_BELOW_THRESHOLD  # noqa: E4
 from grader.cli.exits import EPILOG
 from grader.cli.exits import INTERNAL_ERROR as EXIT_INTERNAL_ERROR
 from grader.cli.exits import SANDBOX_UNAVAILABLE as EXIT_SANDBOX_UNAVAILABLE
+from grader.cli.exits import USAGE as EXIT_USAGE
 
 DEFAULT_OUT = {
     "json": "results.json",
@@ -198,7 +199,13 @@ def _grade_and_report(
 
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
-    result = grade(submission, options)
+    from grader.engine.secret import SecretError
+
+    try:
+        result = grade(submission, options)
+    except SecretError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     write_atomic(out, render(result, fmt))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}")
