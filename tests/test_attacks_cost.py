@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sandbox_backends import require_backend
 
 from grader.boundary.decode import MAX_REPLY_ELEMENTS, SubmissionValueError, decode_reply
 from grader.boundary.rpc import START_ATTEMPTS, WorkerFailure, WorkerSession
@@ -110,6 +111,15 @@ def session(grading_sandbox: Sandbox, submission: Path) -> Any:
         yield worker
 
 
+@pytest.fixture(params=["bwrap", "docker"])
+def isolated_session(request: pytest.FixtureRequest, submission: Path) -> Any:
+    """A worker in each isolated backend (Docker's stdin is a socket with buffers of its own)."""
+    backend = require_backend(request.param)
+    with WorkerSession(backend, LaunchSpec(submission, slot=SLOT + 1)) as worker:
+        worker.request({"op": "import", "module": "hostile", "names": []}, 120)
+        yield worker
+
+
 def call(session: WorkerSession, func: str, *args: Any, timeout: float = 60) -> Any:
     body = {"op": "call", "module": "hostile", "path": [func], "args": list(args), "kwargs": {}}
     return session.request(body, timeout, what=f"{func}(...)")[0]
@@ -122,28 +132,28 @@ def next_id(session: WorkerSession) -> int:
 # -- replies that cost the trusted side -------------------------------------------------------------
 
 
-def test_an_array_referenced_many_times_is_refused_at_once(session: WorkerSession) -> None:
+def test_an_array_referenced_many_times_is_refused_at_once(isolated_session: WorkerSession) -> None:
     start = time.monotonic()
     with pytest.raises(WorkerFailure) as failure:
-        call(session, "aliased", next_id(session), 2000)
+        call(isolated_session, "aliased", next_id(isolated_session), 2000)
     assert failure.value.kind == "protocol"
     assert "more than once" in str(failure.value)
     assert time.monotonic() - start < 30  # materialising 2000 x 32 MiB would take minutes, or the host
 
 
-def test_arrays_together_over_the_element_limit_are_refused(session: WorkerSession) -> None:
+def test_arrays_together_over_the_element_limit_are_refused(isolated_session: WorkerSession) -> None:
     with pytest.raises(WorkerFailure) as failure:
-        call(session, "too_many_elements", next_id(session))
+        call(isolated_session, "too_many_elements", next_id(isolated_session))
     assert failure.value.kind == "protocol"
     assert str(MAX_REPLY_ELEMENTS) in str(failure.value)
 
 
-def test_a_worker_that_stops_reading_cannot_block_a_large_request(session: WorkerSession) -> None:
-    assert call(session, "answer_then_stall", next_id(session)) == 1
+def test_a_worker_that_stops_reading_cannot_block_a_large_request(isolated_session: WorkerSession) -> None:
+    assert call(isolated_session, "answer_then_stall", next_id(isolated_session)) == 1
     request = {"op": "call", "module": "hostile", "path": ["slow"], "args": [np.zeros(4 * 1024 * 1024)]}
     start = time.monotonic()
     with pytest.raises(WorkerFailure) as failure:
-        session.request(request, 3.0, what="a large request")
+        isolated_session.request(request, 3.0, what="a large request")
     assert failure.value.kind == "timeout"
     assert "not read" in str(failure.value)
     assert time.monotonic() - start < 20
