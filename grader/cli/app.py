@@ -144,6 +144,8 @@ def _select_sandbox(name: str) -> object:
         sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
+    if sandbox.limits_note:
+        click.echo(f"note: {sandbox.limits_note}", err=True)
     if not sandbox.isolated:
         from grader.sandbox.process import WARNING
 
@@ -175,9 +177,9 @@ def _select_sandbox(name: str) -> object:
 @click.option(
     "--slot",
     type=click.IntRange(0, 999),
-    default=0,
+    default=None,
     hidden=True,
-    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT; concurrent graders need distinct slots.",
+    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT (default: lease a free one).",
 )
 def run(
     submission: Path,
@@ -189,7 +191,7 @@ def run(
     fail_under: float | None,
     quiet: bool,
     intake_limits: tuple[str, ...],
-    slot: int,
+    slot: int | None,
 ) -> None:
     """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
     from grader.engine.grading import GradeOptions
@@ -226,10 +228,15 @@ def _grade_and_report(
 
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
-    result = grade(submission, options)
+    from grader.engine.secret import SecretError
     from grader.results import write_atomic
     from grader.writers import render
 
+    try:
+        result = grade(submission, options)
+    except SecretError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
     write_atomic(out, render(result, fmt))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}")

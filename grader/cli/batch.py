@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 
 from grader.batch.distributed import DaskUnavailable
 from grader.batch.executors import Executor, SerialExecutor
@@ -21,6 +22,7 @@ from grader.batch.roster import RosterError, collect
 from grader.batch.run import BatchBusy, format_summary, run_batch
 from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.engine.secret import SecretError, load_secret
 from grader.sandbox import SandboxUnavailable, select_sandbox
 
 
@@ -123,7 +125,12 @@ def batch_command(
         raise click.UsageError("no submissions found in " + ", ".join(map(str, inputs)))
     # With --scheduler the workers resolve "auto" and hold the sandbox; this machine may have none.
     sandbox_name = sandbox if scheduler else _local_sandbox(sandbox)
-    settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir)
+    try:
+        # Loaded once here and sent with the jobs: every grading host derives the same inputs.
+        secret = SecretStr(load_secret())
+    except SecretError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir, secret=secret)
     stream = click.get_text_stream("stderr")
     with _executor(jobs or default_jobs(), scheduler, len(entries), worker_wait) as executor:
         click.echo(f"Grading {len(entries)} submissions into {out} ({executor.description})", err=True)

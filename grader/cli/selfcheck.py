@@ -15,7 +15,6 @@ cannot run here.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import os
 import re
@@ -25,7 +24,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -163,21 +161,6 @@ def _copy_assignment_files(
     return copied, missing, problems
 
 
-@contextlib.contextmanager
-def _slot() -> Iterator[int]:
-    """A sandbox slot of its own when running as root (its workers get a uid no other grading uses)."""
-    if os.geteuid() != 0:
-        yield 0
-        return
-    from grader.batch.slots import NoFreeSlot, lease_slot
-
-    try:
-        with lease_slot() as slot:
-            yield slot
-    except NoFreeSlot:
-        yield 0
-
-
 def run_self_check(
     folder: Path,
     *,
@@ -205,16 +188,15 @@ def run_self_check(
                 "that holds your files, or pass that folder: grade check path/to/folder"
             )
         todos = find_todos(copy, files)
-        with _slot() as slot:
-            options = GradeOptions(
-                assignment=assignment_id,
-                sandbox=sandbox,
-                data_dir=data_dir,
-                intake_limits=limits,
-                slot=slot,
-                visible_only=True,
-            )
-            result = grade(copy, options)
+        # No slot given: the grading leases a sandbox uid of its own (grader.sandbox.uids).
+        options = GradeOptions(
+            assignment=assignment_id,
+            sandbox=sandbox,
+            data_dir=data_dir,
+            intake_limits=limits,
+            visible_only=True,
+        )
+        result = grade(copy, options)
     return SelfCheck(result=result, files=files, missing=missing, todos=todos, problems=problems)
 
 
