@@ -21,6 +21,8 @@ BATCHNORM = "custom_batchnorm"
 FILES = {name: f"{name}.py" for name in (MODULES, MLP_NUMPY, MLP_TORCH, BATCHNORM)}
 #: A mutant "matches" when the student's output is this close to it (relative).
 MUTANT_MATCH = 1e-6
+#: How a comparison with numerical gradients is named in feedback.
+NUMERIC = "against centred differences of your forward"
 #: The ELU's alpha in the module checks (not 1, so that a forgotten alpha shows).
 ELU_ALPHA = 0.7
 

@@ -13,6 +13,7 @@ from .fixtures import (
     ELU_ALPHA,
     FILES,
     MODULES,
+    NUMERIC,
     away_from_zero,
     compare,
     finish,
@@ -48,7 +49,8 @@ def test_linear_init(student, check):
         which = "input layer" if input_layer else "hidden layer"
         failure = compare(f"{which} weight", params["weight"], expected.params["weight"], 1e-12)
         if failure and type(params["weight"]) is np.ndarray and params["weight"].shape == (7, 20):
-            check.note(f"{which}: weight std {params['weight'].std():.4f}, expected about {expected.params['weight'].std():.4f}")
+            got, wanted = params["weight"].std(), expected.params["weight"].std()
+            check.note(f"{which}: weight std {got:.4f}, expected about {wanted:.4f}")
         failures += [failure] if failure else []
     bias_failure = compare("bias", params["bias"], np.zeros((1, 7)), 1e-12)
     failures += [bias_failure] if bias_failure else []
@@ -98,7 +100,7 @@ def test_linear_backward(student, check, settings):
             ("grads['weight']", grads["weight"], numeric_gradient_of(loss_of("weight"), p["weight"])),
             ("grads['bias']", grads["bias"], numeric_gradient_of(loss_of("bias"), p["bias"])),
         ):
-            failure = compare(f"{name} against centred differences of your forward", actual, numeric, tol)
+            failure = compare(f"{name} {NUMERIC}", actual, numeric, tol)
             failures += [failure] if failure else []
     finish(check, failures, 4)
 
@@ -131,7 +133,7 @@ def test_activations(student, check, settings):
             def f(v, module=module):
                 return float(np.sum(as_array(module.call("forward", v)[0], "forward(x)", x.shape) * dout))
 
-            failure = compare("ELU backward against centred differences of your forward", dx, numeric_gradient_of(f, x), tol)
+            failure = compare(f"ELU backward {NUMERIC}", dx, numeric_gradient_of(f, x), tol)
             failures += [failure] if failure else []
     finish(check, failures, 4)
 
@@ -160,7 +162,7 @@ def test_softmax(student, check, settings):
 
         module.call("forward", small)
         dx_small, _ = module.call("backward", dout[1:])
-        failure = compare("backward against centred differences of your forward", dx_small, numeric_gradient_of(f, small), tol)
+        failure = compare(f"backward {NUMERIC}", dx_small, numeric_gradient_of(f, small), tol)
         failures += [failure] if failure else []
     finish(check, failures, 2)
 
@@ -196,7 +198,7 @@ def test_cross_entropy(student, check, settings):
         def f(v):
             return as_float(module.call("forward", v, y)[0], "forward(x, y)")
 
-        failure = compare("backward against centred differences of your forward", dx, numeric_gradient_of(f, x), tol)
+        failure = compare(f"backward {NUMERIC}", dx, numeric_gradient_of(f, x), tol)
         failures += [failure] if failure else []
     finish(check, failures, 2)
 
