@@ -3,7 +3,6 @@
 import os
 
 import numpy as np
-
 from modules import CrossEntropyModule, ELUModule, LinearModule, SoftMaxModule  # noqa: F401
 
 

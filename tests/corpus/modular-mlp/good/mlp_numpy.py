@@ -4,7 +4,6 @@ import copy
 import os
 
 import numpy as np
-
 from modules import CrossEntropyModule, ELUModule, LinearModule, SoftMaxModule
 
 
@@ -75,7 +74,7 @@ def train(hidden_dims, lr, batch_size, epochs, seed, data_dir):
     model = MLP(x_train.shape[1], hidden_dims, 10)
     val_accuracies, losses = [], []
     best_model, best_acc = copy.deepcopy(model), -1
-    for epoch in range(epochs):
+    for _ in range(epochs):
         order = np.random.permutation(len(y_train))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]

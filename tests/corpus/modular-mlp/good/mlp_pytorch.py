@@ -56,7 +56,7 @@ def train(hidden_dims, lr, use_batch_norm, batch_size, epochs, seed, data_dir):
     loss_fn = nn.CrossEntropyLoss()
     val_accuracies, losses = [], []
     best_model, best_acc = copy.deepcopy(model), -1
-    for epoch in range(epochs):
+    for _ in range(epochs):
         model.train()
         order = torch.randperm(len(y_train))
         for start in range(0, len(order), batch_size):
