@@ -246,7 +246,7 @@ def _trusted_files() -> dict[str, Path]:
 
 
 def test_grader_rubric_and_reference_are_not_importable(session: WorkerSession) -> None:
-    names = ["grader", "grader.boundary.rpc", "grader.assignments", "reference", "reference.two_layernet"]
+    names = ["grader", "grader.boundary.rpc", "grader.assignments", "reference", "reference.hlcv_ex2.two_layernet"]
     found = call(session, "imports", names)
     assert set(found) == set(names)
     assert all(outcome.startswith("refused:") for outcome in found.values()), found
@@ -255,11 +255,11 @@ def test_grader_rubric_and_reference_are_not_importable(session: WorkerSession) 
 def test_grader_rubric_and_reference_are_not_visible(session: WorkerSession) -> None:
     paths = [
         GRADER_DIR / "__init__.py",
-        GRADER_DIR / "rpc.py",
+        GRADER_DIR / "boundary" / "rpc.py",
         RUBRIC_DIR,
         *sorted(RUBRIC_DIR.glob("*/assignment.toml")),
         REFERENCE_DIR,
-        REFERENCE_DIR / "two_layernet.py",
+        REFERENCE_DIR / "hlcv_ex2" / "two_layernet.py",
     ]
     assert all(path.exists() for path in paths)  # on the host they are there
     seen = call(session, "exists", [str(path) for path in paths])
