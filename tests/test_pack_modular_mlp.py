@@ -1,7 +1,8 @@
 """The modular-mlp pack graded end to end on its corpus (``tests/corpus/modular-mlp``), in bubblewrap.
 
-- ``good/`` (the reference written as a submission) gets every point that runs without CIFAR-10;
-- the untouched handout gets 0, with every check failed (none in error);
+- the pack's example (a correct submission, ``write_example``) gets every point that runs without
+  CIFAR-10 (``grade pack check``, run on every built-in pack by ``tests/test_packs.py``, also grades
+  it twice and grades the untouched handout, which must get 0 with no check in error);
 - each ``buggy/<mistake>/`` loses points on the check named in its ``expect.json`` and, where the
   mistake is in the catalogue, is diagnosed with the expected name;
 - each ``hostile/<attack>/`` gets a valid result and no point it should not get.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.assignments.modular_mlp import write_example
 from grader.engine.grading import GradeOptions, grade
 from grader.results import CheckResult, GradeResult
 from grader.sandbox import Sandbox
@@ -26,7 +28,6 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "modular-mlp"
-HANDOUT = ROOT / "student_template" / "modular-mlp"
 ACCURACY_CHECKS = {"test_numpy_accuracy", "test_torch_accuracy"}
 #: The submission files each group of checks imports.
 FILES_FOR = {
@@ -71,12 +72,8 @@ def _by_name(result: GradeResult) -> dict[str, CheckResult]:
 
 @pytest.fixture(scope="module")
 def good(grading_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> GradeResult:
-    return _grade(CORPUS / "good", grading_sandbox, tmp_path_factory.mktemp("good"))
-
-
-@pytest.fixture(scope="module")
-def handout(grading_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> GradeResult:
-    return _grade(HANDOUT, grading_sandbox, tmp_path_factory.mktemp("handout"))
+    folder = write_example(tmp_path_factory.mktemp("good"))
+    return grade(folder, GradeOptions(assignment="modular-mlp", sandbox=grading_sandbox))
 
 
 def test_the_pack_totals_100_points(good: GradeResult) -> None:
@@ -93,15 +90,6 @@ def test_the_good_submission_gets_every_point_that_runs_without_cifar(good: Grad
             assert (check.status, check.score) == ("passed", check.max_score), check
     assert good.score == 90
     assert "gradcheck passed" in _by_name(good)["test_manual_function"].output
-
-
-def test_the_untouched_handout_gets_nothing_and_no_error(handout: GradeResult) -> None:
-    assert handout.status == "graded" and handout.score == 0
-    for check in handout.tests:
-        if check.name in ACCURACY_CHECKS:
-            continue
-        assert check.status == "failed", check
-        assert "not implemented yet" in check.output, check
 
 
 @pytest.mark.parametrize("name", BUGGY)

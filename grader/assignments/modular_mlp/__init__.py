@@ -16,6 +16,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .example import MISTAKES, write_example
+
+__all__ = ["MISTAKES", "PUBLISHED", "Settings", "check_reference", "write_example"]
+
 
 class Settings(BaseModel):
     """The ``[settings]`` table of ``assignment.toml``."""
