@@ -221,18 +221,33 @@ def _cached_arrays(value, batch: int, where: str = "") -> list[str]:
 
 @points(3)
 @title("clear_cache() drops what forward saved for backward")
-def test_clear_cache(student, check):
+def test_clear_cache(student, check, settings):
     rng = np.random.default_rng(15)
-    x = rng.normal(0, 1, (9, 5))
-    kept = []
-    for cls, args in (("LinearModule", (5, 5)), ("ELUModule", (ELU_ALPHA,)), ("ReLUModule", ()), ("SoftMaxModule", ())):
-        module = student.new(MODULES, cls, *args, seed=0)
+    x, dout = away_from_zero(rng, (9, 5)), rng.normal(0, 1, (9, 5))
+    weight, bias = rng.normal(0, 0.5, (5, 5)), rng.normal(0, 0.1, (1, 5))
+    linear = ref.LinearModule(5, 5)
+    linear.params = {"weight": weight, "bias": bias}
+    cases = (
+        ("LinearModule", lambda: student_linear(student, weight, bias), linear),
+        ("ELUModule", lambda: student.new(MODULES, "ELUModule", ELU_ALPHA, seed=0), ref.ELUModule(ELU_ALPHA)),
+        ("ReLUModule", lambda: student.new(MODULES, "ReLUModule", seed=0), ref.ReLUModule()),
+        ("SoftMaxModule", lambda: student.new(MODULES, "SoftMaxModule", seed=0), ref.SoftMaxModule()),
+    )
+    failures = []
+    for cls, make, reference in cases:
+        module = make()
+        # Only a module that computes something has a cache to clear: its forward must be right.
         out, _ = module.call("forward", x)
-        module.call("backward", np.ones((9, 5)))
+        failure = compare(f"{cls}.forward", out, reference.forward(x), settings.gradient_tolerance)
+        if failure:
+            failures.append(failure)
+            continue
+        module.call("backward", dout)
         module.call("clear_cache")
-        kept += [f"{cls}.{attr}" for attr in _cached_arrays(module.get("__dict__"), 9)]
-    if kept:
-        raise CheckFailed("after clear_cache() these still hold batch data: " + ", ".join(kept))
+        kept = _cached_arrays(module.get("__dict__"), len(x))
+        if kept:
+            failures.append(f"{cls}: after clear_cache() still holds batch data in " + ", ".join(kept))
+    finish(check, failures, len(cases))
 
 
 @hidden

@@ -1,3 +1,4 @@
+# ruff: noqa: E402, F401 - hostile test data: the attack runs before the handout's imports
 import os
 
 os._exit(0)

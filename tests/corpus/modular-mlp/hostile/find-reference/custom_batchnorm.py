@@ -1,11 +1,15 @@
+# ruff: noqa: E402, F401 - hostile test data: the attack runs before the handout's imports
 import glob
 import sys
 
 # Put any copy of the grader's reference on the path and take its solution.
-for found in glob.glob("/**/reference/modular_mlp/custom_batchnorm.py", recursive=True)[:1]:
-    sys.path.insert(0, found.rsplit("/reference/", 1)[0])
+ROOTS = ["/work", "/tmp", "/data", "/sub", "/opt", "/srv", "/home", "/root", "/app", *sys.path]
+for root in ROOTS:
+    for found in glob.glob(root + "/**/reference/modular_mlp/custom_batchnorm.py", recursive=True)[:1]:
+        sys.path.insert(0, found.rsplit("/reference/", 1)[0])
 try:
     from reference.modular_mlp.custom_batchnorm import *  # noqa: F403
+
     STOLEN = True
 except ImportError:
     STOLEN = False
