@@ -49,6 +49,8 @@ def from_state(arrays: Sequence[np.ndarray], use_batch_norm: bool) -> MLP:
     if len(state) != len(arrays):
         raise ValueError(f"the model's state has {len(arrays)} entries, expected {len(state)}")
     for (name, target), array in zip(list(state.items()), arrays, strict=True):
+        if target.dim() == 0 and array.shape == (1,):
+            array = array.reshape(())  # a scalar (num_batches_tracked) crosses the boundary as shape (1,)
         if tuple(target.shape) != array.shape:
             raise ValueError(f"state entry {name} has shape {array.shape}, expected {tuple(target.shape)}")
         state[name] = torch.from_numpy(np.array(array)).to(target.dtype)
