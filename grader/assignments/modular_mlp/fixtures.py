@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.pack import CheckFailed, Remote, Student, as_array, as_float, close_relative
+from grader.pack import CheckFailed, Remote, Student, as_array, close_relative
 from reference.gradcheck import numerical_gradient
 
 MODULES = "modules"
@@ -96,11 +96,6 @@ def finish(check: Any, failures: list[str], parts: int) -> None:
         raise CheckFailed("; ".join(failures))
 
 
-def call_array(remote: Remote, method: str, *args: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
-    value, _ = remote.call(method, *args)
-    return as_array(value, name, shape)
-
-
 def numeric_gradient_of(f: Callable[[np.ndarray], float], at: np.ndarray) -> np.ndarray:
     """Centred differences (h = 1e-5) of a scalar function of one array, computed on a copy."""
     return numerical_gradient(f, np.array(at, dtype=np.float64))
@@ -132,7 +127,3 @@ def mlp_params(seed: int, sizes: Sequence[int]) -> list[dict[str, np.ndarray]]:
         {"weight": rng.normal(0, 0.6, (b, a)), "bias": rng.normal(0, 0.1, (1, b))}
         for a, b in zip(sizes[:-1], sizes[1:], strict=False)
     ]
-
-
-def scalar(value: Any, name: str) -> float:
-    return as_float(value, name)
