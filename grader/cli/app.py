@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from grader import __version__
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import AssignmentError, available
 from grader.results import CheckResult, GradeResult, json_schema, write_atomic
@@ -170,6 +170,9 @@ def run(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
     _check_assignment(assignment_id)
+    found = checked_data_dir(assignment_id, data_dir)
+    if found and not quiet:
+        click.echo(f"Data: {found}", err=True)
     options = GradeOptions(
         assignment=assignment_id,
         sandbox=_select_sandbox(sandbox),
@@ -233,6 +236,9 @@ def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
     from grader.cli.demo import write_example_submission
     from grader.engine.grading import GradeOptions
 
+    found = checked_data_dir(GradeOptions().assignment, data_dir)
+    if found:
+        click.echo(f"Data: {found}", err=True)
     options = GradeOptions(sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress())
     with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
         submission = write_example_submission(Path(folder))

@@ -19,7 +19,7 @@ from grader.batch.jobs import JobSettings
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, collect
 from grader.batch.run import BatchBusy, format_summary, run_batch
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, sandbox_option
 from grader.sandbox import SandboxUnavailable, select_sandbox
 
 EXIT_USAGE = 2
@@ -125,6 +125,10 @@ def batch_command(
         raise click.UsageError(str(exc)) from None
     if not entries:
         raise click.UsageError("no submissions found in " + ", ".join(map(str, inputs)))
+    if scheduler is None:  # with --scheduler the data folder is a path on the workers, not here
+        found = checked_data_dir(assignment_id, data_dir)
+        if found:
+            click.echo(f"Data: {found}", err=True)
     # With --scheduler the workers resolve "auto" and hold the sandbox; this machine may have none.
     sandbox_name = sandbox if scheduler else _local_sandbox(sandbox)
     settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir)

@@ -35,3 +35,17 @@ def data_dir_option(
 ) -> Callable[[F], F]:
     """``--data-dir DIR``, also read from the environment."""
     return click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_ENV, help=help)
+
+
+def checked_data_dir(assignment_id: str, data_dir: Path | None) -> str | None:
+    """Refuse (usage error, exit 2) a data folder that does not hold the assignment's data set.
+
+    Returns a description of what was found, or None when no folder was given or none is needed.
+    """
+    from grader.engine.datasets import DatasetError, check_data_dir
+    from grader.engine.packs import AssignmentError, load_assignment
+
+    try:
+        return check_data_dir(load_assignment(assignment_id), data_dir)
+    except (AssignmentError, DatasetError) as exc:
+        raise click.BadParameter(str(exc), param_hint="'--data-dir' / BACKPROP_GRADER_DATA_DIR") from None

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import Assignment, AssignmentError, load_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
@@ -354,6 +354,7 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         load_assignment(assignment_id)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
+    checked_data_dir(assignment_id, data_dir)
     try:
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:

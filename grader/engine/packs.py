@@ -53,6 +53,8 @@ class Assignment(_Strict):
     files: FileRules
     limits: LimitSettings = LimitSettings()
     accuracy: AccuracySettings = AccuracySettings()
+    #: The data set the accuracy checks need (a name in ``grader.engine.datasets.DATASETS``), if any.
+    dataset: str | None = None
     folder: Path = Field(exclude=True)
 
     def allows(self, relative_path: str) -> bool:
