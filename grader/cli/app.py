@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from grader import __version__
-from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, sandbox_option
+from grader.cli.console import STATUS_COLOURS, wants_color, warning
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
+from grader.cli.outfile import check_writable, is_stdout
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import AssignmentError, available
-from grader.results import CheckResult, GradeResult, json_schema, write_atomic
+from grader.results import CheckResult, GradeResult, clean_text, json_schema, write_atomic
 from grader.sandbox import SandboxUnavailable
 from grader.writers import FORMATS, render
+from grader.writers._text import format_points
 
 if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
@@ -42,8 +45,13 @@ class DefaultCommandGroup(click.Group):
     """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
-            args = ["run", *args]
+        # Group options (``grade --no-color ...``) may come first; the subcommand is the next word.
+        lead = 0
+        while lead < len(args) and args[lead] == "--no-color":
+            lead += 1
+        rest = args[lead:]
+        if rest and rest[0] not in self.commands and rest[0] not in ("--help", "-h", "--version"):
+            args = [*args[:lead], "run", *rest]
         return super().parse_args(ctx, args)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
@@ -78,6 +86,7 @@ class DefaultCommandGroup(click.Group):
 
 @click.group(cls=DefaultCommandGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backprop-grader")
+@no_color_option
 def main() -> None:
     """Grade hand-written backpropagation assignments in a sandbox.
 
@@ -90,17 +99,23 @@ def main() -> None:
 
 
 def _progress() -> object:
-    """A per-check progress line on stderr (quiet when not a terminal: CI logs get plain lines)."""
-    stream = click.get_text_stream("stderr")
-    interactive = stream.isatty()
+    """A line on stderr as each check finishes, in colour on a terminal (plain lines in CI logs).
+
+    The stream is taken now, not at each call: the rubric runs with ``sys.stderr`` redirected (pytest's
+    own output is kept out of the terminal), and this progress must still reach the user.
+    """
+    stream = sys.stderr
+    color = wants_color(stream)
+    interactive = bool(getattr(stream, "isatty", lambda: False)())
 
     def on_check(result: CheckResult) -> None:
         mark = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}[result.status]
-        line = f"  {mark:5} {result.title}"
-        if interactive:
-            click.echo("\r\x1b[2K" + line, err=True)
-        else:
-            click.echo(line, err=True)
+        points = f"{format_points(result.score)}/{format_points(result.max_score)}"
+        text = click.style(f"{mark:5}", fg=STATUS_COLOURS[result.status]) if color else f"{mark:5}"
+        line = f"  {text} {points:>9}  {clean_text(result.title or result.name, one_line=True)}"
+        # On a terminal, clear the line first: nothing half-written is left behind by an earlier line.
+        click.echo(("\r\x1b[2K" if interactive else "") + line, file=stream, color=color)
+        stream.flush()
 
     return on_check
 
@@ -118,11 +133,12 @@ def _select_sandbox(name: str) -> object:
     if not sandbox.isolated:
         from grader.sandbox.process import WARNING
 
-        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+        warning(WARNING)
     return sandbox
 
 
 @main.command("run")
+@no_color_option
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @assignment_option
 @sandbox_option()
@@ -130,7 +146,7 @@ def _select_sandbox(name: str) -> object:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Result file [default: results.json, or results.xml / results.md by format].",
+    help="Result file, '-' for standard output [default: results.json, or results.xml / results.md by format].",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @data_dir_option()
@@ -170,6 +186,8 @@ def run(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
     _check_assignment(assignment_id)
+    out = out or Path(DEFAULT_OUT[fmt])
+    check_writable(out)
     found = checked_data_dir(assignment_id, data_dir)
     if found and not quiet:
         click.echo(f"Data: {found}", err=True)
@@ -181,7 +199,7 @@ def run(
         intake_limits=limits,
         on_check=None if quiet else _progress(),
     )
-    _grade_and_report(submission, options, out or Path(DEFAULT_OUT[fmt]), fmt, fail_under, quiet)
+    _grade_and_report(submission, options, out, fmt, fail_under, quiet)
 
 
 def _grade_and_report(
@@ -200,13 +218,20 @@ def _grade_and_report(
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
     result = grade(submission, options)
-    write_atomic(out, render(result, fmt))
-    if quiet:
-        click.echo(f"{result.score:g} / {result.max_score:g}")
+    # With --out - the result owns standard output; everything for people goes to standard error.
+    to_stdout = is_stdout(out)
+    if to_stdout:
+        click.echo(render(result, fmt), nl=False)
     else:
-        click.echo("")
-        click.echo(format_summary(result, color=sys.stdout.isatty()))
-        click.echo(f"Result written to {out}")
+        write_atomic(out, render(result, fmt))
+    if quiet:
+        click.echo(f"{result.score:g} / {result.max_score:g}", err=to_stdout)
+    else:
+        stream = sys.stderr if to_stdout else sys.stdout
+        click.echo("", err=to_stdout)
+        click.echo(format_summary(result, color=wants_color(stream)), err=to_stdout)
+        if not to_stdout:
+            click.echo(f"Result written to {out}")
     _exit_for(result, fail_under)
 
 
@@ -226,6 +251,7 @@ def _exit_for(result: GradeResult, fail_under: float | None) -> None:
 
 
 @main.command("demo")
+@no_color_option
 @sandbox_option()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
 @data_dir_option()
@@ -236,6 +262,7 @@ def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
     from grader.cli.demo import write_example_submission
     from grader.engine.grading import GradeOptions
 
+    check_writable(out)
     found = checked_data_dir(GradeOptions().assignment, data_dir)
     if found:
         click.echo(f"Data: {found}", err=True)
@@ -274,4 +301,3 @@ main.add_command(image_group)
 from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(check_command)
-

@@ -19,7 +19,8 @@ from grader.batch.jobs import JobSettings
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, collect
 from grader.batch.run import BatchBusy, format_summary, run_batch
-from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, sandbox_option
+from grader.cli.console import warning
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
 from grader.sandbox import SandboxUnavailable, select_sandbox
 
 EXIT_USAGE = 2
@@ -50,7 +51,7 @@ def _local_sandbox(name: str) -> str:
     if not backend.isolated:
         from grader.sandbox.process import WARNING
 
-        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+        warning(WARNING)
     return backend.name
 
 
@@ -69,6 +70,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
 
 
 @click.command("batch")
+@no_color_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the result files."

@@ -49,3 +49,21 @@ def checked_data_dir(assignment_id: str, data_dir: Path | None) -> str | None:
         return check_data_dir(load_assignment(assignment_id), data_dir)
     except (AssignmentError, DatasetError) as exc:
         raise click.BadParameter(str(exc), param_hint="'--data-dir' / BACKPROP_GRADER_DATA_DIR") from None
+
+
+def no_color_option(command: F) -> F:
+    """``--no-color``: no ANSI colours in anything this command prints (like ``NO_COLOR=1``)."""
+    from grader.cli.console import NO_COLOR_META
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_root().meta[NO_COLOR_META] = True
+
+    return click.option(
+        "--no-color",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=remember,
+        help="No colours in the output (also when NO_COLOR is set).",
+    )(command)
