@@ -17,7 +17,7 @@ from grader.batch.distributed import DaskUnavailable
 from grader.batch.executors import Executor, SerialExecutor
 from grader.batch.jobs import JobSettings
 from grader.batch.progress import Progress
-from grader.batch.roster import RosterError, collect
+from grader.batch.roster import RosterError, Skipped, collect, select
 from grader.batch.run import BatchBusy, format_summary, run_batch
 from grader.cli.console import warning
 from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
@@ -53,6 +53,15 @@ def _local_sandbox(name: str) -> str:
 
         warning(WARNING)
     return backend.name
+
+
+def _list_skipped(skipped: list[Skipped]) -> None:
+    """Name every entry of the inputs that is not graded, with the reason: nothing is dropped silently."""
+    if not skipped:
+        return
+    click.echo(f"Not graded ({len(skipped)} entries of the inputs):", err=True)
+    for item in skipped:
+        click.echo(f"  {item.path}: {item.reason}", err=True)
 
 
 def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: float) -> Executor:
@@ -97,6 +106,13 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
     help="How long to wait for the scheduler and a first worker.",
 )
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="ID",
+    help="Grade again only this student of the inputs (repeatable); the other results are left as they are.",
+)
 @assignment_option
 @sandbox_option()
 @data_dir_option("CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
@@ -107,26 +123,37 @@ def batch_command(
     scheduler: str | None,
     worker_wait: float,
     force: bool,
+    only: tuple[str, ...],
     assignment_id: str,
     sandbox: str,
     data_dir: Path | None,
 ) -> None:
-    """Grade many submissions: class folders of zips or folders, .csv rosters (student_id,path), zips.
+    """Grade many submissions: class folders (a folder or .zip/.tar/.tar.gz/.tgz per student), .csv rosters
+    (student_id,path), single archives, or one student's folder.
 
     One result per student is written to OUT/<student_id>.json. Running the same command again grades
     only what is new or changed (or failed last time), so an interrupted batch resumes where it stopped.
+    A student named with --only, or one student's folder given alone, is graded again in any case.
+    Entries of a class folder that are not graded (another archive format, a loose file) are listed.
     """
     from grader.engine.packs import AssignmentError, load_assignment
 
     if jobs is not None and scheduler is not None:
         raise click.UsageError("--jobs sets the size of a local cluster; with --scheduler the cluster decides")
+    skipped: list[Skipped] = []
     try:
-        load_assignment(assignment_id)
-        entries = collect(inputs)
+        assignment = load_assignment(assignment_id)
+        entries = collect(inputs, skipped=skipped, required=assignment.files.required)
+        if only:
+            entries = select(entries, only)
     except (AssignmentError, RosterError) as exc:
         raise click.UsageError(str(exc)) from None
+    _list_skipped(skipped)
     if not entries:
         raise click.UsageError("no submissions found in " + ", ".join(map(str, inputs)))
+    # Named students are graded again even when their result is current: that is why they were named.
+    single_folder = len(inputs) == 1 and len(entries) == 1 and inputs[0].is_dir() and entries[0].path == inputs[0]
+    force = force or bool(only) or single_folder
     if scheduler is None:  # with --scheduler the data folder is a path on the workers, not here
         found = checked_data_dir(assignment_id, data_dir)
         if found:
@@ -142,6 +169,8 @@ def batch_command(
         except (BatchBusy, DaskUnavailable) as exc:
             _fail(str(exc), EXIT_UNAVAILABLE)
     click.echo(format_summary(summary))
+    if skipped:
+        click.echo(f"{len(skipped)} entries of the inputs were not graded (listed before the run).")
     if summary.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if summary.failed:
