@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 from classroom import run_grade
+from click.testing import CliRunner
 
 from grader.batch.run import SUMMARY_NAME, BatchItem, BatchSummary
+from grader.cli.app import main
 from grader.report.gradebook import render_gradebook
 from grader.results import CheckResult, GradeResult, write_atomic
 
@@ -230,10 +232,28 @@ def test_feedback_files_show_points_but_not_hidden_details(report: Path) -> None
     assert "<script>" not in carol and "&lt;script&gt;" in carol
 
 
-def test_report_of_an_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
-    done = run_grade("report", str(tmp_path))
-    assert done.returncode == 2
-    assert "no result files" in done.stderr
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({}, "is empty; grade a class first"),
+        ({"alice.zip": b"PK", "bob/two_layernet.py": b"x = 1\n"}, "holds submissions, not results"),
+        ({"alice.json": b'{"score": "full"}'}, "no readable result in"),
+        ({"notes.txt": b"hello"}, "no result files (<student_id>.json"),
+    ],
+    ids=["empty", "submissions", "broken-results", "other-files"],
+)
+def test_report_of_a_folder_without_results_writes_nothing_and_says_why(
+    tmp_path: Path, content: dict[str, bytes], says: str
+) -> None:
+    for name, data in content.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    done = CliRunner().invoke(main, ["report", str(tmp_path)], prog_name="grade")
+    assert done.exit_code == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no report folder
 
 
 # -- in a real browser ------------------------------------------------------------------------------

@@ -26,9 +26,10 @@ class ReportFiles:
     data: ClassResults
 
 
-def write_report(results_dir: Path, out: Path) -> ReportFiles:
-    """Read ``results_dir`` and write the gradebook, the HTML report and the feedback files to ``out``."""
-    data = load_class(results_dir)
+def write_report(results_dir: Path, out: Path, data: ClassResults | None = None) -> ReportFiles:
+    """Read ``results_dir`` (unless ``data`` was read already) and write the gradebook, the HTML report
+    and the feedback files to ``out``."""
+    data = data if data is not None else load_class(results_dir)
     (out / FEEDBACK).mkdir(parents=True, exist_ok=True)
     gradebook = out / GRADEBOOK
     write_atomic(gradebook, render_gradebook(data.results))
