@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from junit_schema import violations
 from sandbox_backends import require_backend, wait_until_gone
 
 from grader.cli.app import main
@@ -281,6 +282,7 @@ def test_grading_without_the_run_word(junit_run: Written) -> None:
 def test_junit_output_parses(junit_run: Written, template_run: Graded) -> None:
     _, out = junit_run
     result = template_run[1]
+    assert violations(out.read_bytes()) == []  # junit-10.xsd
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
     cases = list(root.iter("testcase"))
