@@ -16,8 +16,9 @@ import click
 from grader.batch.distributed import DaskUnavailable
 from grader.batch.executors import Executor, SerialExecutor
 from grader.batch.jobs import JobSettings
+from grader.batch.lms import LMS_NAMES, STAGING_DIR, LmsClass, detect, read_lms, write_students
 from grader.batch.progress import Progress
-from grader.batch.roster import RosterError, Skipped, collect, select
+from grader.batch.roster import RosterError, Skipped, check_unique, collect, select
 from grader.batch.run import BatchBusy, format_summary, run_batch
 from grader.cli.console import warning
 from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
@@ -53,6 +54,32 @@ def _local_sandbox(name: str) -> str:
 
         warning(WARNING)
     return backend.name
+
+
+def _lms_inputs(inputs: tuple[Path, ...], lms: str, out: Path) -> tuple[list[LmsClass], list[Path]]:
+    """Split the inputs into LMS download folders (read here) and everything else (for the roster)."""
+    downloads, others = [], []
+    for source in inputs:
+        kind = None
+        if lms != "none" and source.is_dir():
+            kind = detect(source) if lms == "auto" else lms
+        if kind is None:
+            others.append(source)
+        else:
+            downloads.append(read_lms(source, kind, out / STAGING_DIR / kind))
+    if len({found.lms for found in downloads}) > 1:
+        raise RosterError("the inputs are downloads of different LMSs; grade each into its own --out folder")
+    return downloads, others
+
+
+def _merged(downloads: list[LmsClass]) -> LmsClass:
+    first = downloads[0]
+    return LmsClass(
+        lms=first.lms,
+        students=[s for d in downloads for s in d.students],
+        entries=[e for d in downloads for e in d.entries],
+        skipped=[],
+    )
 
 
 def _list_skipped(skipped: list[Skipped]) -> None:
@@ -107,6 +134,13 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
 )
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
 @click.option(
+    "--lms",
+    type=click.Choice(["auto", *LMS_NAMES, "none"]),
+    default="auto",
+    show_default=True,
+    help="Layout of a download folder; 'auto' recognises Canvas, Moodle and Gradescope (not GitHub Classroom).",
+)
+@click.option(
     "--only",
     "only",
     multiple=True,
@@ -123,6 +157,7 @@ def batch_command(
     scheduler: str | None,
     worker_wait: float,
     force: bool,
+    lms: str,
     only: tuple[str, ...],
     assignment_id: str,
     sandbox: str,
@@ -143,7 +178,13 @@ def batch_command(
     skipped: list[Skipped] = []
     try:
         assignment = load_assignment(assignment_id)
-        entries = collect(inputs, skipped=skipped, required=assignment.files.required)
+        downloads, others = _lms_inputs(inputs, lms, out)
+        entries = collect(others, skipped=skipped, required=assignment.files.required)
+        for found in downloads:
+            click.echo(f"Read a {found.lms} download: {len(found.entries)} students", err=True)
+            entries += found.entries
+            skipped += found.skipped
+        check_unique(entries)
         if only:
             entries = select(entries, only)
     except (AssignmentError, RosterError) as exc:
@@ -158,6 +199,9 @@ def batch_command(
         found = checked_data_dir(assignment_id, data_dir)
         if found:
             click.echo(f"Data: {found}", err=True)
+    if downloads:
+        out.mkdir(parents=True, exist_ok=True)
+        write_students(out, _merged(downloads))
     # With --scheduler the workers resolve "auto" and hold the sandbox; this machine may have none.
     sandbox_name = sandbox if scheduler else _local_sandbox(sandbox)
     settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir)

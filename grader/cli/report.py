@@ -56,3 +56,5 @@ def report_command(results_dir: Path, out: Path | None) -> None:
     click.echo(f"Gradebook: {files.gradebook}")
     click.echo(f"Report:    {files.html}")
     click.echo(f"Feedback:  {out / 'feedback'} ({len(files.feedback)} files)")
+    for path in files.lms:
+        click.echo(f"LMS:       {path}")
