@@ -20,6 +20,7 @@ from grader.batch.lms import LMS_NAMES, STAGING_DIR, LmsClass, detect, read_lms,
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, Skipped, check_unique, collect, select
 from grader.batch.run import BatchBusy, format_summary, run_batch
+from grader.batch.similarity import write_fingerprints
 from grader.cli.console import warning
 from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
 from grader.sandbox import SandboxUnavailable, select_sandbox
@@ -213,6 +214,9 @@ def batch_command(
         except (BatchBusy, DaskUnavailable) as exc:
             _fail(str(exc), EXIT_UNAVAILABLE)
     click.echo(format_summary(summary))
+    # Code fingerprints for the report's identical and near-identical submissions (read, never run).
+    if not summary.interrupted:
+        write_fingerprints(out, [(e.student_id, e.path) for e in entries if e.path.exists()])
     if skipped:
         click.echo(f"{len(skipped)} entries of the inputs were not graded (listed before the run).")
     if summary.interrupted:

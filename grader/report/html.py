@@ -12,6 +12,7 @@ import html
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
+from grader.batch import similarity
 from grader.report import analysis, charts
 from grader.report.collect import ClassResults
 from grader.results import GradeResult
@@ -64,6 +65,7 @@ def render_html(data: ClassResults, *, generated_at: datetime | None = None) -> 
     body += _distribution(results)
     body += _checks(results)
     body += _mistakes(results)
+    body += _duplicates(data)
     body += _problems(data)
     body += _slowest(data)
     body += _everyone(data)
@@ -138,6 +140,39 @@ def _mistakes(results: list[GradeResult]) -> list[str]:
     if not mistakes:
         return out + ["<p>No recognised mistakes in these results.</p>"]
     return out + [_table(["Mistake", "Check", "Submissions"], mistakes, numeric=(2,))]
+
+
+def _duplicates(data: ClassResults) -> list[str]:
+    """Identical submissions (same content hash) and near-identical code, for a person to look at."""
+    out = ["<h2 id='duplicates'>Identical and near-identical submissions</h2>"]
+    hashes = {sid: r.submission_sha256 for sid, r in data.results.items() if r.status == "graded"}
+    groups = similarity.identical(hashes)
+    if groups:
+        rows = [(len(ids), ", ".join(ids), hashes[ids[0]][:12]) for ids in groups]
+        out.append(_table(["Students", "Who", "Content hash"], rows, numeric=(0,)))
+    else:
+        out.append("<p>No two graded submissions have the same content.</p>")
+    if data.fingerprints is None:
+        out.append(
+            "<p class='muted'>Near-identical code is compared by <code>grade batch</code>; no fingerprints here.</p>"
+        )
+        return out
+    prints = {sid: fp for sid, fp in data.fingerprints.students.items() if sid in hashes}
+    pairs = similarity.near_identical(prints)
+    out.append(
+        f"<p class='muted'>Near-identical: the same code in at least {similarity.NEAR_IDENTICAL:.0%} of "
+        f"their {similarity.SHINGLE}-token runs, leaving out runs that more than "
+        f"{similarity.COMMON_FRACTION:.0%} of the class shares (the handout); comments and layout do not count.</p>"
+    )
+    if pairs:
+        out.append(
+            _table(
+                ["Student", "Student", "Similarity"], [(m.first, m.second, f"{m.similarity:.0%}") for m in pairs], (2,)
+            )
+        )
+    else:
+        out.append("<p>No near-identical pairs.</p>")
+    return out
 
 
 def _problems(data: ClassResults) -> list[str]:
