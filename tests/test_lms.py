@@ -273,6 +273,7 @@ def test_grade_batch_reads_a_canvas_download_and_report_writes_its_gradebook(tmp
         "1001.json",
         "1002.json",
         "_batch-summary.json",
+        "_fingerprints.json",
         "_students.json",
     ]
     report = run_grade("report", str(out))
