@@ -41,9 +41,12 @@ def report_command(results_dir: Path, out: Path | None) -> None:
     """Turn a folder of results into a CSV gradebook, an HTML report and one feedback file per student.
 
     \b
-    OUT/gradebook.csv        student_id, total, one column per check (imports into an LMS)
-    OUT/report.html          for the instructor: distribution, pass rates, mistakes, problems
+    OUT/gradebook.csv        student_id, total, one column per check
+    OUT/grades.csv           student_id, name, score, max_score, status
+    OUT/report.html          for the instructor: counts, distributions, heat map, mistakes and who,
+                             identical and near-identical submissions, problems, run times
     OUT/feedback/<id>.md     for each student; hidden checks show points only
+    after an LMS download:    gradebook-canvas.csv or grading-worksheet-moodle.csv, feedback-<lms>.zip
     """
     out = out or results_dir / "report"
     data = load_class(results_dir)
