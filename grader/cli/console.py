@@ -54,7 +54,7 @@ def format_summary(
     """Return the summary table for `result` as text, fitted to `width` columns.
 
     `width` defaults to the terminal width (`shutil.get_terminal_size`). Checks that students may not
-    see ("hidden", "after_due_date") show "Hidden check." unless `show_hidden`. With `color`, status
+    see ("hidden", "after_due_date", "after_published") show "Hidden check." unless `show_hidden`. With `color`, status
     words are coloured with ANSI codes (only for a terminal; the default is plain text).
     """
     if width is None:

@@ -26,7 +26,7 @@ from datetime import timezone
 from grader.results import CheckResult, GradeResult
 from grader.writers._text import feedback, first_line, format_points, shorten, strip_xml_invalid
 
-HIDE = ("hidden", "after_due_date")
+HIDE = ("hidden", "after_due_date", "after_published")
 
 _CHILD = {"failed": "failure", "error": "error", "skipped": "skipped"}
 
