@@ -153,6 +153,11 @@ def _select_sandbox(name: str) -> object:
 @click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
 @click.option("--quiet", is_flag=True, help="Print only the total.")
 @click.option(
+    "--include-hidden",
+    is_flag=True,
+    help="Keep hidden checks' feedback in gradescope/junit/markdown output (Gradescope shows them to staff only).",
+)
+@click.option(
     "--intake-limit",
     "intake_limits",
     multiple=True,
@@ -175,6 +180,7 @@ def run(
     data_dir: Path | None,
     fail_under: float | None,
     quiet: bool,
+    include_hidden: bool,
     intake_limits: tuple[str, ...],
     slot: int,
 ) -> None:
@@ -199,7 +205,7 @@ def run(
         intake_limits=limits,
         on_check=None if quiet else _progress(),
     )
-    _grade_and_report(submission, options, out, fmt, fail_under, quiet)
+    _grade_and_report(submission, options, out, fmt, fail_under, quiet, include_hidden=include_hidden or None)
 
 
 def _grade_and_report(
@@ -210,6 +216,7 @@ def _grade_and_report(
     fail_under: float | None,
     quiet: bool,
     label: str | None = None,
+    include_hidden: bool | None = None,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
     from grader.cli.console import format_summary
@@ -221,9 +228,9 @@ def _grade_and_report(
     # With --out - the result owns standard output; everything for people goes to standard error.
     to_stdout = is_stdout(out)
     if to_stdout:
-        click.echo(render(result, fmt), nl=False)
+        click.echo(render(result, fmt, include_hidden=include_hidden), nl=False)
     else:
-        write_atomic(out, render(result, fmt))
+        write_atomic(out, render(result, fmt, include_hidden=include_hidden))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}", err=to_stdout)
     else:
@@ -301,3 +308,7 @@ main.add_command(image_group)
 from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(check_command)
+
+from grader.cli.gradescope import gradescope_group  # noqa: E402 - registered after the built-in commands
+
+main.add_command(gradescope_group)

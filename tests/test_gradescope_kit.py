@@ -1,0 +1,117 @@
+"""``grade gradescope build``: the autograder zip, and its ``run_autograder`` in Gradescope's layout.
+
+Gradescope's layout (its autograder specification): the zip unpacked in ``/autograder/source``,
+``run_autograder`` at ``/autograder/run_autograder``, the student's files in ``/autograder/submission``,
+the result read from ``/autograder/results/results.json``. The run below gives a temporary folder the
+path ``/autograder`` with bubblewrap (so nothing is written to the host's ``/``); the venv that
+``setup.sh`` would build is stood in for by a ``grade`` script that runs the kit's own grader source with
+this interpreter. What is not covered here: ``setup.sh`` itself in an image (see docs/gradescope.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli.app import main
+from grader.results import HIDDEN_OUTPUT
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "student_template"
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("kit") / "autograder.zip"
+    done = CliRunner().invoke(main, ["gradescope", "build", "--out", str(out)], prog_name="grade")
+    assert done.exit_code == 0, done.output
+    return out
+
+
+def test_the_kit_has_what_gradescope_expects(kit: Path) -> None:
+    with zipfile.ZipFile(kit) as archive:
+        names = archive.namelist()
+        modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
+        scripts = {name: archive.read(name).decode() for name in ("setup.sh", "run_autograder")}
+    for name in ("setup.sh", "run_autograder"):
+        assert modes[name] & stat.S_IXUSR, f"{name} must be executable"
+    assert "backprop-grader/pyproject.toml" in names
+    assert "backprop-grader/grader/assignments/hlcv-ex2/assignment.toml" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    for name, text in scripts.items():
+        check = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True, check=False)
+        assert check.returncode == 0, f"{name}: {check.stderr}"
+    assert "/autograder/results/results.json" in scripts["run_autograder"]
+    assert "--format gradescope --include-hidden" in scripts["run_autograder"]
+
+
+def test_a_kit_needs_wheels_in_the_wheelhouse(tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        main, ["gradescope", "build", "--out", str(tmp_path / "k.zip"), "--wheelhouse", str(tmp_path)]
+    )
+    assert done.exit_code == 2 and "no wheels (*.whl)" in done.stderr
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_run_autograder_in_gradescopes_layout(kit: Path, tmp_path: Path) -> None:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        if os.environ.get("BACKPROP_GRADER_REQUIRE_BWRAP") == "1":
+            pytest.fail("BACKPROP_GRADER_REQUIRE_BWRAP=1 but bwrap is not installed")
+        pytest.skip("bubblewrap gives the temporary folder the path /autograder; it is not installed")
+    root = tmp_path / "autograder"
+    source = root / "source"
+    with zipfile.ZipFile(kit) as archive:
+        archive.extractall(source)
+    shutil.copy(source / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    shutil.copytree(TEMPLATE, root / "submission", ignore=shutil.ignore_patterns(".*"))
+    grade = root / "venv" / "bin" / "grade"
+    grade.parent.mkdir(parents=True)
+    grade.write_text(
+        f'#!/bin/sh\nPYTHONPATH=/autograder/source/backprop-grader exec {sys.executable} -m grader.cli "$@"\n'
+    )
+    grade.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("BACKPROP_GRADER_DATA_DIR", "PYTHONPATH")}
+    done = subprocess.run(
+        [
+            bwrap,
+            "--bind",
+            "/",
+            "/",
+            "--bind",
+            str(root),
+            "/autograder",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--chdir",
+            "/autograder",
+            "/autograder/run_autograder",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and len(data["tests"]) == 18
+    hidden = [t for t in data["tests"] if t["visibility"] == "hidden"]
+    assert hidden, "the rubric has hidden checks"
+    # Staff see hidden tests in full on Gradescope: their feedback is kept, not redacted.
+    assert all(t["output"] and HIDDEN_OUTPUT not in t["output"] for t in hidden)
+    skipped = [t for t in data["tests"] if t["extra_data"]["status"] == "skipped"]
+    assert len(skipped) == 2 and all("status" not in t and "--data-dir" not in t["output"] for t in skipped)
