@@ -31,15 +31,30 @@ SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder image.
 set -euo pipefail
 cd /autograder/source
-if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c "import ensurepip" 2>/dev/null; then
-  apt-get update && apt-get install -y --no-install-recommends python3-venv python3-pip
+BUNDLED_PIP=$(compgen -G "wheels/pip-*.whl" | head -n 1 || true)
+if ! command -v python3 >/dev/null || ! python3 -c "import venv" 2>/dev/null \\
+    || ! {{ python3 -c "import ensurepip" 2>/dev/null || [ -n "$BUNDLED_PIP" ]; }}; then
+  apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-pip
 fi
-python3 -m venv --system-site-packages /autograder/venv
-PIP=(/autograder/venv/bin/python -m pip install --disable-pip-version-check)
-if compgen -G "wheels/*.whl" >/dev/null; then
-  "${{PIP[@]}}" --no-index --find-links wheels ./backprop-grader      # offline: the bundled wheels
+# numpy and torch already in the image are used as they are (--system-site-packages).
+if python3 -c "import ensurepip" 2>/dev/null; then
+  python3 -m venv --system-site-packages /autograder/venv
 else
-  "${{PIP[@]}}" --extra-index-url https://download.pytorch.org/whl/cpu ./backprop-grader
+  python3 -m venv --without-pip --system-site-packages /autograder/venv
+fi
+# When python3 is itself a virtual environment's, its packages are not "system" ones: add them by name.
+SITE='import sysconfig; print(sysconfig.get_paths()["purelib"])'
+python3 -c "$SITE" > "$(/autograder/venv/bin/python -c "$SITE")/image-site-packages.pth"
+if /autograder/venv/bin/python -m pip --version >/dev/null 2>&1; then
+  PIP=(/autograder/venv/bin/python -m pip)
+else                                                                  # run pip from its bundled wheel
+  PIP=(/autograder/venv/bin/python "$BUNDLED_PIP/pip")
+fi
+if compgen -G "wheels/*.whl" >/dev/null; then                         # offline: the bundled wheels only
+  "${{PIP[@]}}" install --disable-pip-version-check --no-index --find-links wheels ./backprop-grader
+else
+  "${{PIP[@]}}" install --disable-pip-version-check --extra-index-url https://download.pytorch.org/whl/cpu \\
+    ./backprop-grader
 fi
 if [ "{with_cifar}" = "1" ]; then                                     # CIFAR-10 for the accuracy checks
   mkdir -p /autograder/data
