@@ -91,7 +91,7 @@ def main() -> None:
     """Grade hand-written backpropagation assignments in a sandbox.
 
     \b
-    grade SUBMISSION              grade a .zip, a folder or a git checkout
+    grade SUBMISSION              grade a .zip or .tar(.gz), a folder or a git checkout
     grade check [FOLDER]          self-check your work (visible checks only)
     grade demo                    grade the built-in example (the reference solution)
     grade schema                  print the JSON Schema of the result file
@@ -184,7 +184,7 @@ def run(
     intake_limits: tuple[str, ...],
     slot: int,
 ) -> None:
-    """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
+    """Grade one SUBMISSION: a .zip, .tar, .tar.gz or .tgz archive, a folder or a git checkout."""
     from grader.engine.grading import GradeOptions
 
     try:
