@@ -193,8 +193,14 @@ def inspect_release(folder: str | Path) -> ReleaseInfo:
     before any submission is graded.
     """
     release, kind = _locate_release(Path(folder))
-    X_all, _, X_test, _ = _read_release(release, kind)
-    return ReleaseInfo(folder=release, kind=kind, train_images=int(X_all.shape[0]), test_images=int(X_test.shape[0]))
+    suffix, reader = (".bin", _read_binary_batch) if kind == "bin" else ("", _read_python_batch)
+    names = [f"data_batch_{i}{suffix}" for i in range(1, TRAIN_BATCHES + 1)] + [f"test_batch{suffix}"]
+    for name in names:  # a missing file is named before any is read
+        if not (release / name).is_file():
+            raise CifarError(f"missing CIFAR-10 batch file: {release / name}")
+    # Batch by batch, counting only: no concatenated copy of the images.
+    counts = [int(reader(release / name)[0].shape[0]) for name in names]
+    return ReleaseInfo(folder=release, kind=kind, train_images=sum(counts[:-1]), test_images=counts[-1])
 
 
 def _to_rows(data: np.ndarray) -> np.ndarray:
