@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["passed", "failed", "error", "skipped"]
-Visibility = Literal["visible", "hidden", "after_due_date"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 GradeStatus = Literal["graded", "rejected", "error"]
 
 SCHEMA_VERSION = 1
@@ -184,7 +184,9 @@ class GradeResult(_Model):
         """Return a freshly validated copy; raises ValueError if the object was edited into a bad state."""
         return type(self).model_validate(self.model_dump())
 
-    def student_view(self, *, hide: Sequence[Visibility] = ("hidden", "after_due_date")) -> GradeResult:
+    def student_view(
+        self, *, hide: Sequence[Visibility] = ("hidden", "after_due_date", "after_published")
+    ) -> GradeResult:
         """Return a copy in which checks whose visibility is in `hide` reveal nothing but title and points.
 
         Their feedback becomes "Hidden check.", the diagnosis is dropped and the duration set to 0 (a

@@ -28,8 +28,10 @@ from pathlib import Path
 
 import click
 
+from grader.cli.console import wants_color, warning
 from grader.cli.exits import ExitCode
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
+from grader.cli.outfile import check_writable
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import Assignment, AssignmentError, infer_assignment, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
@@ -315,6 +317,7 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 
 @click.command("check")
+@no_color_option
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @assignment_option(optional=True)
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
@@ -339,6 +342,9 @@ def check_command(
         assignment_id = assignment.id if assignment.builtin else str(assignment.folder)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
+    if out is not None:
+        check_writable(out)
+    checked_data_dir(assignment_id, data_dir)
     try:
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:
@@ -347,7 +353,7 @@ def check_command(
     if not chosen.isolated:
         from grader.sandbox.process import WARNING
 
-        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+        warning(WARNING)
     click.echo(f"Checking {folder} with the visible checks of {assignment_id} ...", err=True)
     started = time.monotonic()
     try:
@@ -357,7 +363,7 @@ def check_command(
         sys.exit(ExitCode.USAGE)
     if out is not None:
         write_atomic(out, render(outcome.result, "json", include_hidden=False))
-    click.echo(format_self_check(outcome, folder, color=sys.stdout.isatty()), nl=False)
+    click.echo(format_self_check(outcome, folder, color=wants_color(sys.stdout)), nl=False)
     if out is not None:
         click.echo(f"  Result written to {out} ({time.monotonic() - started:.1f} s in all).")
     sys.exit(0 if outcome.all_passed else ExitCode.BELOW_THRESHOLD)
