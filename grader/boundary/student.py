@@ -59,12 +59,15 @@ class Student:
         return value
 
     def new(self, module: str, cls: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Remote:
-        """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch."""
+        """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch.
+
+        ``cls`` may be a dotted attribute path inside the module (``"nn.MSELoss"``).
+        """
         self._import(module)
         body = {
             "op": "new",
             "module": module,
-            "path": [cls],
+            "path": cls.split("."),
             "args": list(args),
             "kwargs": kwargs,
             "seed": seed,
@@ -82,12 +85,16 @@ class Student:
         seed: int | None = None,
         return_args: bool = False,
         timeout: float | None = None,
+        as_tensor: bool = False,
         **kwargs: Any,
     ) -> tuple[Any, dict[str, Any]]:
-        """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call)."""
+        """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call).
+
+        With ``as_tensor`` every array argument reaches the function as a torch tensor of its dtype.
+        """
         self._import(module)
         body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
-        body.update(seed=seed, return_args=return_args)
+        body.update(seed=seed, return_args=return_args, as_tensor=as_tensor)
         return self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
 
 
@@ -120,6 +127,14 @@ class Remote:
         body = {"op": "call", "path": [method], "args": list(args), "kwargs": kwargs, "seed": seed}
         body.update(count_lines=count_lines, as_tensor=as_tensor)
         return self._request(body, f"{self.label}.{method}(...)", timeout)
+
+    def new(self, method: str, *args: Any, **kwargs: Any) -> Remote:
+        """Call ``obj.method(*args, **kwargs)`` and keep the result in the worker (``model.new("parameters")``)."""
+        body = {"op": "new", "path": [method], "args": list(args), "kwargs": kwargs, "seed": None}
+        handle, _ = self._request(body, f"{self.label}.{method}(...)")
+        if type(handle) is not int:
+            raise WorkerFailure("protocol", "the worker returned an invalid object handle")
+        return Remote(self._student, handle, self._generation, f"{self.label}.{method}()")
 
     @property
     def ref(self) -> Ref:
