@@ -1,5 +1,7 @@
 """``MyNet``, its activations, the squared-error loss and backpropagation written by hand."""
 
+# ruff: noqa: E741 - `l` is the layer index of the assignment's notation (a[l], z[l], dL_dw[l])
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
