@@ -148,8 +148,9 @@ class Remote:
         value, _ = self._request({"op": "call", "path": ["forward"], "args": [x], "as_tensor": True}, "forward")
         return value
 
-    def get(self, *path: str) -> Any:
-        value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(path)}")
+    def get(self, *path: str | int) -> Any:
+        """Read ``obj.a.b`` (attributes, or keys of dicts: ``model.get("dL_dw", 1)`` is ``model.dL_dw[1]``)."""
+        value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(map(str, path))}")
         return value
 
     def set(self, *path: str, value: Any) -> None:

@@ -51,8 +51,7 @@ def layer_failures(raw: list[object], expected: list[np.ndarray], depth: int, li
         for index in (2 * layer, 2 * layer + 1):
             got, want = raw[index], expected[index]
             if type(got) is not np.ndarray or got.dtype.kind != "f" or got.shape != want.shape:
-                shape = got.shape if type(got) is np.ndarray else type(got).__name__
-                wrong.append(f"{names[index]} is {shape} ({describe(got)}), expected shape {want.shape}")
+                wrong.append(f"{names[index]} is {describe(got)}, expected a float array of shape {want.shape}")
                 continue
             error, where = relative_error(got.astype(np.float64), want)
             if not error < limit:
