@@ -116,11 +116,3 @@ def _bomb():
 
 def backpropagation(model, y_true, y_pred):
     _bomb()
-
-
-def train_manual_update(n_epochs, lr, model, loss_fn, train_loader, momentum=0, weight_decay=0):
-    _bomb()
-
-
-def train(n_epochs, optimizer, model, loss_fn, train_loader):
-    _bomb()
