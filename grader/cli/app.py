@@ -13,7 +13,7 @@ import click
 from grader import __version__
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
-from grader.engine.packs import AssignmentError, available
+from grader.engine.packs import available
 from grader.results import CheckResult, GradeResult, json_schema, write_atomic
 from grader.sandbox import SandboxUnavailable
 from grader.writers import FORMATS, render
@@ -169,7 +169,6 @@ def run(
         limits = IntakeLimits().with_overrides(intake_limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
-    _check_assignment(assignment_id)
     options = GradeOptions(
         assignment=assignment_id,
         sandbox=_select_sandbox(sandbox),
@@ -207,15 +206,6 @@ def _grade_and_report(
     _exit_for(result, fail_under)
 
 
-def _check_assignment(assignment_id: str) -> None:
-    from grader.engine.packs import load_assignment
-
-    try:
-        load_assignment(assignment_id)
-    except AssignmentError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _exit_for(result: GradeResult, fail_under: float | None) -> None:
     if fail_under is not None and not result.score >= fail_under:
         click.echo(f"score {result.score:g} is below --fail-under {fail_under:g}", err=True)
@@ -223,20 +213,27 @@ def _exit_for(result: GradeResult, fail_under: float | None) -> None:
 
 
 @main.command("demo")
+@assignment_option
 @sandbox_option()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
 @data_dir_option()
-def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
-    """Grade the built-in example: the reference solution packed as a student submission."""
+def demo(assignment_id: str, sandbox: str, out: Path, data_dir: Path | None) -> None:
+    """Grade a pack's example: its reference solution packed as a student submission."""
     import tempfile
 
-    from grader.cli.demo import write_example_submission
     from grader.engine.grading import GradeOptions
+    from grader.engine.packs import load_assignment
 
-    options = GradeOptions(sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress())
+    assignment = load_assignment(assignment_id)
+    write_example = assignment.hook("write_example")
+    if write_example is None:
+        raise click.UsageError(f"pack {assignment.id} has no example submission (no write_example in its __init__)")
+    options = GradeOptions(
+        assignment=assignment_id, sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress()
+    )
     with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
-        submission = write_example_submission(Path(folder))
-        _grade_and_report(submission, options, out, "json", None, False, label="the built-in example")
+        submission = write_example(Path(folder))
+        _grade_and_report(submission, options, out, "json", None, False, label=f"the example of {assignment.id}")
 
 
 @main.command("schema")
@@ -247,10 +244,14 @@ def schema() -> None:
 
 @main.command("assignments")
 def assignments() -> None:
-    """List the assignments this grader knows."""
+    """List the assignment packs this grader knows (built-in, then those in BACKPROP_GRADER_PACKS)."""
     for name in available():
         click.echo(name)
 
+
+from grader.cli.pack import pack_group  # noqa: E402 - registered after the built-in commands
+
+main.add_command(pack_group)
 
 from grader.cli.batch import batch_command  # noqa: E402 - registered after the built-in commands
 
@@ -268,4 +269,3 @@ main.add_command(image_group)
 from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
 
 main.add_command(check_command)
-

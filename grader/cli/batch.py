@@ -114,12 +114,12 @@ def batch_command(
     One result per student is written to OUT/<student_id>.json. Running the same command again grades
     only what is new or changed (or failed last time), so an interrupted batch resumes where it stopped.
     """
-    from grader.engine.packs import AssignmentError, load_assignment
+    from grader.engine.packs import AssignmentError, resolve_assignment
 
     if jobs is not None and scheduler is not None:
         raise click.UsageError("--jobs sets the size of a local cluster; with --scheduler the cluster decides")
     try:
-        load_assignment(assignment_id)
+        resolve_assignment(assignment_id)
         entries = collect(inputs)
     except (AssignmentError, RosterError) as exc:
         raise click.UsageError(str(exc)) from None

@@ -1,6 +1,6 @@
 """Publish one grading result in a GitHub Actions job: ``python -m grader.cli.ci RESULT.json [options]``.
 
-The student repository's workflow (``student_template/.github/workflows/grade.yml``) grades once with
+The student repository's workflow (``student_template/hlcv-ex2/.github/workflows/grade.yml``) grades once with
 ``grade run`` into the grader's own JSON, then calls this to turn that one result into everything the job
 shows, so nothing is graded twice:
 

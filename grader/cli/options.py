@@ -12,14 +12,32 @@ from grader.sandbox import NAMES as SANDBOX_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_ASSIGNMENT = "hlcv-ex2"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
 
 
+def _resolve_assignment(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """The pack to use: the one named (id or folder), or the only one installed; loaded once to
+    refuse an unknown or broken pack as a usage error before anything else happens."""
+    from grader.engine.packs import AssignmentError, resolve_assignment
+
+    try:
+        assignment = resolve_assignment(value)
+    except AssignmentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return str(assignment.folder) if not assignment.builtin else assignment.id
+
+
 def assignment_option(command: F) -> F:
-    """``--assignment ID`` (passed as ``assignment_id``)."""
+    """``--assignment ID|PATH`` (passed as ``assignment_id``): a built-in pack's id or a pack folder."""
     return click.option(
-        "--assignment", "assignment_id", default=DEFAULT_ASSIGNMENT, show_default=True, help="Assignment id."
+        "--assignment",
+        "assignment_id",
+        default=None,
+        callback=_resolve_assignment,
+        help=(
+            "Assignment pack: an id from 'grade assignments' or a pack folder "
+            "[default: BACKPROP_GRADER_ASSIGNMENT, else the only pack installed]."
+        ),
     )(command)
 
 

@@ -32,7 +32,7 @@ import click
 
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
-from grader.engine.packs import Assignment, AssignmentError, load_assignment
+from grader.engine.packs import Assignment, AssignmentError, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
 from grader.results import CheckResult, GradeResult, clean_text, write_atomic
 from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
@@ -183,7 +183,7 @@ def _slot() -> Iterator[int]:
 def run_self_check(
     folder: Path,
     *,
-    assignment_id: str = "hlcv-ex2",
+    assignment_id: str | None = None,
     sandbox: str | Sandbox = "auto",
     data_dir: Path | None = None,
 ) -> SelfCheck:
@@ -195,7 +195,7 @@ def run_self_check(
     """
     from grader.engine.grading import GradeOptions, grade
 
-    assignment = load_assignment(assignment_id)
+    assignment = resolve_assignment(assignment_id)
     limits = IntakeLimits()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-check-") as work:
         copy = Path(work) / "submission"
@@ -351,7 +351,7 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
     """
     folder = folder.resolve()
     try:
-        load_assignment(assignment_id)
+        resolve_assignment(assignment_id)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
     try:
