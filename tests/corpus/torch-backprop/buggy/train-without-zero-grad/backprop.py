@@ -95,7 +95,7 @@ def train_manual_update(n_epochs, lr, model, loss_fn, train_loader, momentum=0, 
     """
     velocities = [None for _ in model.parameters()]
     losses_train = []
-    for epoch in range(n_epochs):
+    for _epoch in range(n_epochs):
         loss_train = 0.0
         for x, y in train_loader:
             model.zero_grad()
@@ -121,7 +121,7 @@ def train_manual_update(n_epochs, lr, model, loss_fn, train_loader, momentum=0, 
 def train(n_epochs, optimizer, model, loss_fn, train_loader):
     """The same training loop with a torch.optim optimizer; return the mean batch loss of every epoch."""
     losses_train = []
-    for epoch in range(n_epochs):
+    for _epoch in range(n_epochs):
         loss_train = 0.0
         for x, y in train_loader:
             loss = loss_fn(model(x), y)
