@@ -12,7 +12,6 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -53,6 +52,9 @@ UNTOUCHED = {
     "segfault-in-train": ("test_gradients", "test_hidden_gradients", "test_manual_sgd", "test_hidden_manual_sgd"),
 }
 
+#: Points of the hidden checks (test_hidden_gradients, test_hidden_manual_sgd).
+HIDDEN_POINTS = 17
+
 #: Files a case stores under another name so the project's own pytest run never loads them.
 RENAMED_SUFFIX = ".in"
 
@@ -78,20 +80,25 @@ def _kind(name: str) -> str:
     return json.loads((CORPUS / name / "expect.json").read_text())["kind"]
 
 
+#: Cases graded with the hidden checks too; the rest run only the visible checks (one worker instead
+#: of two), which hold every check their expectations name.
+GRADED_IN_FULL = ("good", "handout", "hostile/lying-objects", "hostile/nan-everything")
+
+
 @pytest.fixture(scope="module")
 def graded(grading_sandbox: Sandbox) -> Iterator[dict[str, GradeResult]]:
-    """Every case graded once, two at a time (slots 0 and 1), without the data set."""
+    """Every case graded once, without the data set (in-process grading runs one at a time)."""
     work = Path(tempfile.mkdtemp(prefix="torch-backprop-corpus-"))
-    cases = {name: _copy_case(path, work / name.replace("/", "_")) for name, path in _cases().items()}
-
-    def run(item: tuple[int, tuple[str, Path]]) -> tuple[str, GradeResult]:
-        index, (name, folder) = item
-        options = GradeOptions(assignment=ASSIGNMENT, sandbox=grading_sandbox, slot=index % 2)
-        return name, grade(folder, options)
-
+    work.chmod(0o755)
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            yield dict(pool.map(run, enumerate(cases.items())))
+        results = {}
+        for name, path in _cases().items():
+            folder = _copy_case(path, work / name.replace("/", "_"))
+            options = GradeOptions(
+                assignment=ASSIGNMENT, sandbox=grading_sandbox, visible_only=name not in GRADED_IN_FULL
+            )
+            results[name] = grade(folder, options)
+        yield results
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -107,7 +114,8 @@ def test_every_case_gets_a_valid_result(graded: dict[str, GradeResult]) -> None:
     assert set(graded) == set(_cases())
     for name, result in graded.items():
         assert result.status == "graded", (name, result.message)
-        assert 0 <= result.score <= result.max_score == 100, name
+        assert 0 <= result.score <= result.max_score, name
+        assert result.max_score == (100 if name in GRADED_IN_FULL else 100 - HIDDEN_POINTS), name
         GradeResult.model_validate_json(result.model_dump_json())
 
 
