@@ -236,3 +236,26 @@ def test_hyperparams_of_the_handout_are_valid_and_mistakes_are_one_line(tmp_path
     with pytest.raises(HyperparamError, match="missing"):
         load_hyperparams(tmp_path / "absent.json")
     assert re.search(r"budget your `n_epochs`", (HANDOUT / "README.md").read_text())
+
+
+def test_load_cifar2_from_a_small_release(tmp_path):
+    from test_cifar10 import write_python_release
+
+    rng = np.random.default_rng(1)
+    batches = []
+    for _ in range(6):
+        labels = [0] * 10 + [2] * 10 + [7] * 5
+        batches.append((rng.integers(0, 256, (25, 3072)).astype(np.uint8), labels))
+    write_python_release(tmp_path, batches)
+    split = cifar2.load_cifar2(tmp_path)
+    assert (split.X_train.shape, split.X_val.shape, split.X_test.shape) == ((90, 3072), (10, 3072), (20, 3072))
+    assert split.X_train.dtype == np.float32 and set(split.y_test) == {0, 1} and (split.y_test == 1).sum() == 10
+    # The training and validation images together are normalised per channel.
+    together = np.concatenate([split.X_train, split.X_val]).reshape(100, -1, 3)
+    assert together.mean(axis=(0, 1)) == pytest.approx(0, abs=1e-4)
+
+
+def test_the_corpus_good_submission_is_the_reference_solution():
+    solution = (REPO / "reference" / "torch_backprop" / "solution.py").read_text()
+    good = (REPO / "tests" / "corpus" / "torch-backprop" / "good" / "backprop.py").read_text()
+    assert solution.split("\n", 1)[1] == good  # without the lint directive of its first line
