@@ -5,13 +5,15 @@ Module map. The trust boundary runs between ``boundary/`` (trusted, in the grade
 
 - ``cli/``: the ``grade`` command line: subcommands, shared options, exit codes, terminal output.
 - ``engine/``: grading one submission: intake (``intake``), assignment packs (``packs``), the rubric
-  runner (``rubric``), value checks (``compare``) and the end-to-end ``grading``.
+  runner (``rubric``), value checks (``compare``), time budgets (``budget``), the grading secret the
+  checks' inputs derive from (``secret``) and the end-to-end ``grading``.
 - ``pack``: the one public module assignment-pack authors import from.
 - ``assignments/``: the built-in assignment packs (checks and mistake catalogues; trusted).
-- ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``) and the
-  ``student`` proxy that checks use to call into a submission.
+- ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``), bounded decoding
+  of replies (``decode``) and the ``student`` proxy that checks use to call into a submission.
 - ``worker/``: the sandboxed worker (standard library, numpy and torch only).
-- ``sandbox/``: how workers are isolated (docker, bwrap, process) and the Docker image.
+- ``sandbox/``: how workers are isolated (docker, bwrap, process), the Docker image, the bwrap seccomp
+  filter (``seccomp``) and cgroups (``cgroup``), and one sandbox uid per grading (``uids``).
 - ``batch/``: class grading: rosters, jobs, executors (local or Dask), parallel slots, progress.
 - ``report/``: class reports (gradebook, HTML, feedback) from a folder of results.
 - ``writers/``: result formats (JSON, Gradescope, JUnit, Markdown).

@@ -141,6 +141,12 @@ class GradeResult(_Model):
     timings: dict[str, NonNegative] = Field(default_factory=dict, description="Phase name -> seconds.")
     versions: dict[str, str] = Field(default_factory=dict, description="python, numpy, torch, ...")
     output: Log = Field(default="", description="A log for the student.")
+    secret_fingerprint: str = Field(
+        default="",
+        pattern=r"^([0-9a-f]{16})?$",
+        description="One-way digest of the grading secret the checks' inputs were derived from "
+        "(empty in results written before it was recorded).",
+    )
 
     @model_validator(mode="after")
     def _check_totals(self) -> GradeResult:

@@ -1,7 +1,7 @@
 """The ``Student`` / ``Remote`` proxy with torch objects, in a real bubblewrap worker.
 
 Tensors as arguments of module-level functions (``as_tensor``), objects built from an attribute
-path of a module (``"nn.Linear"``), results kept in the worker (``Remote.new``) and dict entries read
+path of a module (``"nn.Linear"``), results kept in the worker (``Remote.call_object``) and dict entries read
 by integer key: what the torch-backprop checks use to drive a student's network, loss, loader and
 optimizer.
 """
@@ -69,7 +69,7 @@ def test_arrays_reach_a_function_as_tensors_of_their_dtype(student: Student) -> 
 
 def test_dotted_classes_kept_results_and_integer_keys(student: Student) -> None:
     layer = student.new("probe", "nn.Linear", 3, 2, seed=0)
-    optimizer = student.new("probe", "torch.optim.SGD", layer.new("parameters").ref, lr=0.5)
+    optimizer = student.new("probe", "torch.optim.SGD", layer.call_object("parameters").ref, lr=0.5)
     before = layer.get("weight")
     assert before.shape == (2, 3)
     student.call("probe", "step", layer.ref, optimizer.ref, np.ones((1, 3), dtype=np.float32), as_tensor=True)

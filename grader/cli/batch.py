@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import SecretStr
 
 from grader.batch.distributed import DaskUnavailable
 from grader.batch.executors import Executor, SerialExecutor
@@ -19,13 +20,10 @@ from grader.batch.jobs import JobSettings
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, collect
 from grader.batch.run import BatchBusy, format_summary, run_batch
+from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.engine.secret import SecretError, load_secret
 from grader.sandbox import SandboxUnavailable, select_sandbox
-
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
-EXIT_SOME_FAILED = 4
-EXIT_INTERRUPTED = 130
 
 
 def default_jobs() -> int:
@@ -46,7 +44,7 @@ def _local_sandbox(name: str) -> str:
     try:
         backend = select_sandbox(name)
     except SandboxUnavailable as exc:
-        _fail(str(exc), EXIT_UNAVAILABLE)
+        _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
     if not backend.isolated:
         from grader.sandbox.process import WARNING
 
@@ -63,7 +61,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
         return DaskExecutor(scheduler=scheduler, workers=min(jobs, submissions), worker_wait_s=worker_wait)
     except DaskUnavailable as exc:
         if scheduler is not None:
-            _fail(str(exc), EXIT_UNAVAILABLE)
+            _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
         click.echo(f"note: {exc}; grading one submission at a time", err=True)
         return SerialExecutor()
 
@@ -97,7 +95,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
 @assignment_option
 @sandbox_option()
-@data_dir_option("CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
+@data_dir_option("Data set folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
 def batch_command(
     inputs: tuple[Path, ...],
     out: Path,
@@ -127,16 +125,21 @@ def batch_command(
         raise click.UsageError("no submissions found in " + ", ".join(map(str, inputs)))
     # With --scheduler the workers resolve "auto" and hold the sandbox; this machine may have none.
     sandbox_name = sandbox if scheduler else _local_sandbox(sandbox)
-    settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir)
+    try:
+        # Loaded once here and sent with the jobs: every grading host derives the same inputs.
+        secret = SecretStr(load_secret())
+    except SecretError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir, secret=secret)
     stream = click.get_text_stream("stderr")
     with _executor(jobs or default_jobs(), scheduler, len(entries), worker_wait) as executor:
         click.echo(f"Grading {len(entries)} submissions into {out} ({executor.description})", err=True)
         try:
             summary = run_batch(entries, out, settings, executor, Progress(len(entries), stream), force=force)
         except (BatchBusy, DaskUnavailable) as exc:
-            _fail(str(exc), EXIT_UNAVAILABLE)
+            _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
     click.echo(format_summary(summary))
     if summary.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     if summary.failed:
-        sys.exit(EXIT_SOME_FAILED)
+        sys.exit(ExitCode.INTERNAL_ERROR)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from grader.cli.exits import BELOW_THRESHOLD
+from grader.cli.exits import ExitCode
 from grader.cli.options import data_dir_option, sandbox_option
 
 
@@ -35,7 +35,7 @@ def check_command(pack: str, sandbox: str, data_dir: Path | None) -> None:
     problems = list(failed(findings))
     if problems:
         click.echo(f"{len(problems)} of {len(findings)} pack checks failed")
-        sys.exit(BELOW_THRESHOLD)
+        sys.exit(ExitCode.BELOW_THRESHOLD)
     click.echo(f"all {len(findings)} pack checks passed")
 
 

@@ -15,7 +15,6 @@ cannot run here.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import os
 import re
@@ -25,23 +24,20 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
+from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
-from grader.engine.packs import Assignment, AssignmentError, resolve_assignment
+from grader.engine.packs import Assignment, AssignmentError, infer_assignment, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
 from grader.results import CheckResult, GradeResult, clean_text, write_atomic
 from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
 from grader.writers import render
 from grader.writers._text import feedback, first_line, neutralise_workflow_commands
 
-EXIT_NOT_ALL_PASSED = 1
-EXIT_USAGE = 2
-EXIT_SANDBOX_UNAVAILABLE = 3
 #: Lines of feedback shown per failing check; the rest is counted (the JSON from ``--out`` has it all).
 FEEDBACK_LINES = 12
 
@@ -89,7 +85,7 @@ class SelfCheck:
 
     @property
     def not_run(self) -> list[CheckResult]:
-        """Checks skipped here, with the reason (the CIFAR-10 checks without a data set)."""
+        """Checks skipped here, with the reason (for example accuracy checks without a data set)."""
         return [t for t in self.result.tests if t.status == "skipped"]
 
     @property
@@ -165,21 +161,6 @@ def _copy_assignment_files(
     return copied, missing, problems
 
 
-@contextlib.contextmanager
-def _slot() -> Iterator[int]:
-    """A sandbox slot of its own when running as root (its workers get a uid no other grading uses)."""
-    if os.geteuid() != 0:
-        yield 0
-        return
-    from grader.batch.slots import NoFreeSlot, lease_slot
-
-    try:
-        with lease_slot() as slot:
-            yield slot
-    except NoFreeSlot:
-        yield 0
-
-
 def run_self_check(
     folder: Path,
     *,
@@ -207,16 +188,15 @@ def run_self_check(
                 "that holds your files, or pass that folder: grade check path/to/folder"
             )
         todos = find_todos(copy, files)
-        with _slot() as slot:
-            options = GradeOptions(
-                assignment=assignment_id,
-                sandbox=sandbox,
-                data_dir=data_dir,
-                intake_limits=limits,
-                slot=slot,
-                visible_only=True,
-            )
-            result = grade(copy, options)
+        # No slot given: the grading leases a sandbox uid of its own (grader.sandbox.uids).
+        options = GradeOptions(
+            assignment=assignment_id,
+            sandbox=sandbox,
+            data_dir=data_dir,
+            intake_limits=limits,
+            visible_only=True,
+        )
+        result = grade(copy, options)
     return SelfCheck(result=result, files=files, missing=missing, todos=todos, problems=problems)
 
 
@@ -336,29 +316,34 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 @click.command("check")
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@assignment_option
+@assignment_option(optional=True)
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
 @data_dir_option(
-    "CIFAR-10 folder: the two accuracy checks then retrain your networks (minutes). "
+    "Data set folder (e.g. CIFAR-10): the accuracy checks then retrain your networks (minutes). "
     "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON.")
-def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path | None, out: Path | None) -> None:
+def check_command(
+    folder: Path, assignment_id: str | None, sandbox: str, data_dir: Path | None, out: Path | None
+) -> None:
     """Self-check your work in FOLDER (default: the current folder) with the visible checks.
 
     Prints what passes, what fails and why, what still raises NotImplementedError, and the points of the
     visible checks. Hidden checks are not run. Exit status 0 when every check that ran passed, else 1.
     """
     folder = folder.resolve()
+    # Several packs and none named: the one whose files are in FOLDER, when exactly one fits.
+    assignment_id = assignment_id or infer_assignment(folder)
     try:
-        resolve_assignment(assignment_id)
+        assignment = resolve_assignment(assignment_id)
+        assignment_id = assignment.id if assignment.builtin else str(assignment.folder)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
     try:
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+        sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     if not chosen.isolated:
         from grader.sandbox.process import WARNING
 
@@ -369,10 +354,10 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         outcome = run_self_check(folder, assignment_id=assignment_id, sandbox=chosen, data_dir=data_dir)
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     if out is not None:
         write_atomic(out, render(outcome.result, "json", include_hidden=False))
     click.echo(format_self_check(outcome, folder, color=sys.stdout.isatty()), nl=False)
     if out is not None:
         click.echo(f"  Result written to {out} ({time.monotonic() - started:.1f} s in all).")
-    sys.exit(0 if outcome.all_passed else EXIT_NOT_ALL_PASSED)
+    sys.exit(0 if outcome.all_passed else ExitCode.BELOW_THRESHOLD)

@@ -270,3 +270,20 @@ def resolve_assignment(name: str | Path | None) -> Assignment:
             )
         name = only
     return load_assignment(name)
+
+
+def infer_assignment(folder: Path) -> str | None:
+    """The built-in pack whose required files are all in ``folder``, when exactly one pack fits."""
+    fitting = []
+    for pack_id in builtin_ids():
+        required = _required_files(_builtin_folders()[pack_id])
+        if required and all((folder / name).is_file() for name in required):
+            fitting.append(pack_id)
+    return fitting[0] if len(fitting) == 1 else None
+
+
+def _required_files(folder: Path) -> list[str]:
+    """The required submission files a pack's ``assignment.toml`` names (without importing the pack)."""
+    files = _read_toml(folder).get("files", {})
+    required = files.get("required", []) if isinstance(files, dict) else []
+    return [str(name) for name in required]

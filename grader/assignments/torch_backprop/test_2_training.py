@@ -177,7 +177,7 @@ def test_train_with_optimizer(student, check, settings):
         expected, losses = reference_run(problem, EPOCHS, lambda params, c=optimizer_class, k=kwargs: c(params, **k))
 
         def call(epochs, model, loss_fn, loader, dotted=dotted, kwargs=kwargs):
-            optimizer = student.new(MODULE, dotted, model.new("parameters").ref, **kwargs)
+            optimizer = student.new(MODULE, dotted, model.call_object("parameters").ref, **kwargs)
             value, _ = student.call(MODULE, "train", epochs, optimizer.ref, model.ref, loss_fn.ref, loader.ref)
             return value
 
