@@ -258,3 +258,16 @@ def load_cifar10(
         X_test=X_test.astype(np.float32),
         y_test=y_test_raw[:num_test].copy(),
     )
+
+
+def load_release(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The whole release as stored, for splits of one's own: uint8 (N, 3072) channel-major images and
+    int64 labels of the training batches, then of the test batch. :func:`to_rows` flattens images the
+    exercise's way. Raises ``CifarError`` with one line naming the file and the problem."""
+    release, kind = _locate_release(Path(folder))
+    return _read_release(release, kind)
+
+
+def to_rows(data: np.ndarray) -> np.ndarray:
+    """Channel-major uint8 rows -> pixel-major ``(32, 32, 3)`` float64 rows, as :func:`load_cifar10` gives."""
+    return _to_rows(data)

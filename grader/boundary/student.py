@@ -60,12 +60,15 @@ class Student:
         return value
 
     def new(self, module: str, cls: str, *args: Any, seed: int | None = None, **kwargs: Any) -> Remote:
-        """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch."""
+        """Construct ``module.cls(*args, **kwargs)`` after seeding ``random``, numpy and torch.
+
+        ``cls`` may be a dotted attribute path inside the module (``"nn.MSELoss"``).
+        """
         self._import(module)
         body = {
             "op": "new",
             "module": module,
-            "path": [cls],
+            "path": cls.split("."),
             "args": list(args),
             "kwargs": kwargs,
             "seed": seed,
@@ -81,12 +84,16 @@ class Student:
         seed: int | None = None,
         return_args: bool = False,
         timeout: float | None = None,
+        as_tensor: bool = False,
         **kwargs: Any,
     ) -> tuple[Any, dict[str, Any]]:
-        """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call)."""
+        """Call the module-level function; returns ``(value, extras)`` (extras: ``args`` after the call).
+
+        With ``as_tensor`` every array argument reaches the function as a torch tensor of its dtype.
+        """
         self._import(module)
         body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
-        body.update(seed=seed, return_args=return_args)
+        body.update(seed=seed, return_args=return_args, as_tensor=as_tensor)
         return self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
 
     def read_weights(self, file: str) -> Any:
@@ -197,6 +204,7 @@ class Remote:
         return value
 
     def get(self, *path: str | int) -> Any:
+        """Read ``obj.a.b`` (attributes, or keys of dicts: ``model.get("dL_dw", 1)`` is ``model.dL_dw[1]``)."""
         value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(map(str, path))}")
         return value
 

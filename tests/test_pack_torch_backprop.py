@@ -1,0 +1,171 @@
+"""The torch-backprop pack graded end to end on its corpus, in-process with ``grade()`` in bubblewrap.
+
+Every case of ``tests/corpus/torch-backprop`` is graded once (module-scoped) and the tests read the
+results. Expectations come from the assignment: which check covers which mistake, which mistake name
+the feedback must give, which checks a disruption leaves alone, and that a forging case earns
+nothing; never from an earlier run of the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.engine.grading import GradeOptions, grade
+from grader.results import GradeResult
+from grader.sandbox import Sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "tests" / "corpus" / "torch-backprop"
+HANDOUT = REPO / "student_template" / "torch-backprop"
+ASSIGNMENT = "torch-backprop"
+ACCURACY = "test_cifar2_accuracy"
+GRADIENTS = ("test_gradients", "test_hidden_gradients")
+MANUAL = ("test_manual_sgd", "test_hidden_manual_sgd")
+
+#: For each buggy case: checks (name prefixes) that must lose points, and words of the named mistake.
+BUGGY = {
+    "missing-factor-2": (GRADIENTS, r"factor 2"),
+    "missing-1-over-n": (GRADIENTS, r"1/N"),
+    "derivative-at-a": (GRADIENTS, r"derivative taken at a"),
+    "bias-not-summed": (GRADIENTS, r"bias gradient not summed"),
+    "transposed-weight-gradient": (GRADIENTS, r"transposed weight gradient"),
+    "layer-index-off-by-one": (GRADIENTS, r"off by one"),
+    "error-sign-flipped": (GRADIENTS, r"sign of the error"),
+    "decay-after-momentum": (("test_manual_sgd[m0.9-wd0.01]",), r"weight decay added after the momentum"),
+    "decay-times-two": (("test_manual_sgd[m0.0-wd0.01]", "test_manual_sgd[m0.9-wd0.01]"), r"weight decay times 2"),
+    "dampened-zero-buffer": (("test_manual_sgd[m0.9-wd0.0]",), r"buffer started at zero with dampening"),
+    "gradients-never-zeroed": (MANUAL, r"never zeroed"),
+    "update-outside-no-grad": (MANUAL, r"outside torch.no_grad"),
+    "nesterov-by-accident": (("test_manual_sgd[m0.9-wd0.0]",), r"Nesterov"),
+    "train-without-zero-grad": (("test_train_with_optimizer",), r"never zeroed"),
+}
+
+#: For each disrupting case: checks that never call the disrupted function, so they must pass.
+UNTOUCHED = {
+    "output-flood": ("test_manual_sgd", "test_hidden_manual_sgd", "test_train_with_optimizer"),
+    "segfault-in-train": ("test_gradients", "test_hidden_gradients", "test_manual_sgd", "test_hidden_manual_sgd"),
+}
+
+#: Points of the hidden checks (test_hidden_gradients, test_hidden_manual_sgd).
+HIDDEN_POINTS = 17
+
+#: Files a case stores under another name so the project's own pytest run never loads them.
+RENAMED_SUFFIX = ".in"
+
+
+def _copy_case(source: Path, parent: Path) -> Path:
+    target = parent / source.name
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("expect.json"))
+    for stored in target.rglob(f"*{RENAMED_SUFFIX}"):
+        stored.rename(stored.with_name(stored.name[: -len(RENAMED_SUFFIX)]))
+    return target
+
+
+def _cases() -> dict[str, Path]:
+    cases = {"good": CORPUS / "good", "handout": HANDOUT}
+    for kind in ("buggy", "hostile"):
+        cases.update({f"{kind}/{p.name}": p for p in sorted((CORPUS / kind).iterdir()) if p.is_dir()})
+    return cases
+
+
+def _kind(name: str) -> str:
+    if not name.startswith("hostile/"):
+        return name.split("/")[0]
+    return json.loads((CORPUS / name / "expect.json").read_text())["kind"]
+
+
+#: Cases graded with the hidden checks too; the rest run only the visible checks (one worker instead
+#: of two), which hold every check their expectations name.
+GRADED_IN_FULL = ("good", "handout", "hostile/lying-objects", "hostile/nan-everything")
+
+
+@pytest.fixture(scope="module")
+def graded(grading_sandbox: Sandbox) -> Iterator[dict[str, GradeResult]]:
+    """Every case graded once, without the data set (in-process grading runs one at a time)."""
+    work = Path(tempfile.mkdtemp(prefix="torch-backprop-corpus-"))
+    work.chmod(0o755)
+    try:
+        results = {}
+        for name, path in _cases().items():
+            folder = _copy_case(path, work / name.replace("/", "_"))
+            options = GradeOptions(
+                assignment=ASSIGNMENT, sandbox=grading_sandbox, visible_only=name not in GRADED_IN_FULL
+            )
+            results[name] = grade(folder, options)
+        yield results
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _checks(result: GradeResult, prefix: str) -> list:
+    """The checks named ``prefix`` (a parametrised check: all its cases). Hidden checks are absent
+    from a visible-only grading; every name must exist in a full one."""
+    found = [t for t in result.tests if t.name == prefix or t.name.startswith(prefix + "[")]
+    assert found or "hidden" in prefix, f"no check named {prefix}"
+    return found
+
+
+@pytest.mark.slow
+def test_every_case_gets_a_valid_result(graded: dict[str, GradeResult]) -> None:
+    assert set(graded) == set(_cases())
+    for name, result in graded.items():
+        assert result.status == "graded", (name, result.message)
+        assert 0 <= result.score <= result.max_score, name
+        assert result.max_score == (100 if name in GRADED_IN_FULL else 100 - HIDDEN_POINTS), name
+        GradeResult.model_validate_json(result.model_dump_json())
+
+
+@pytest.mark.slow
+def test_good_gets_every_point_that_runs_without_the_data_set(graded: dict[str, GradeResult]) -> None:
+    result = graded["good"]
+    for check in result.tests:
+        if check.name == ACCURACY:
+            assert check.status == "skipped" and "CIFAR-10" in check.output
+        else:
+            assert (check.status, check.score) == ("passed", check.max_score), check
+    assert result.score == 100 - _checks(result, ACCURACY)[0].max_score
+    assert sum(t.max_score for t in result.tests) == 100
+
+
+@pytest.mark.slow
+def test_untouched_handout_gets_nothing_and_no_error(graded: dict[str, GradeResult]) -> None:
+    result = graded["handout"]
+    assert result.score == 0
+    assert all(t.status in ("failed", "skipped") for t in result.tests), [(t.name, t.status) for t in result.tests]
+    assert any("NotImplementedError" in t.output or "not implemented" in t.output.lower() for t in result.tests)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(BUGGY))
+def test_buggy_case_loses_points_where_its_mistake_is_checked_and_is_named(
+    graded: dict[str, GradeResult], case: str
+) -> None:
+    import re
+
+    result = graded[f"buggy/{case}"]
+    prefixes, words = BUGGY[case]
+    covering = [c for prefix in prefixes for c in _checks(result, prefix)]
+    assert covering, case
+    for check in covering:
+        assert check.score < check.max_score, (case, check.name, check.output)
+        assert check.diagnosis and re.search(words, check.diagnosis), (case, check.name, check.diagnosis)
+    assert result.score < graded["good"].score
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(p.name for p in (CORPUS / "hostile").iterdir()))
+def test_hostile_case_never_earns_more_than_it_should(graded: dict[str, GradeResult], case: str) -> None:
+    result = graded[f"hostile/{case}"]
+    if _kind(f"hostile/{case}") == "forge":
+        assert result.score == 0, [(t.name, t.score, t.output[:200]) for t in result.tests if t.score]
+        return
+    for prefix in UNTOUCHED[case]:
+        for check in _checks(result, prefix):
+            assert (check.status, check.score) == ("passed", check.max_score), (case, check.name, check.output[:300])
+    assert result.score <= graded["good"].score
