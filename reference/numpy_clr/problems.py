@@ -106,10 +106,18 @@ def _standardised(X: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [((A - mean) / std).astype(np.float32).T for A in (X, *others)]
 
 
-def cifar_columns(folder: Path, n_train: int, n_val: int) -> CifarColumns:
-    """The first ``n_train`` training images for training, the next ``n_val`` for validation, the
-    whole test batch for testing. ``n_train=10000, n_val=10000`` is "batch 1, validate on batch 2";
-    ``n_train=45000, n_val=5000`` is "all five batches minus 5,000 for validation"."""
-    split = load_cifar10(folder, n_train, n_val, 10000, subtract_mean=False)
+def cifar_splits(folder: Path) -> tuple[CifarColumns, CifarColumns]:
+    """The two data sets of the handout from one read of the release:
+
+    - configuration 1: batch 1 for training, batch 2 for validation, the test batch for testing;
+    - the final run: all five training batches minus the last 5,000 images (validation).
+
+    Each is standardised with its own training images' statistics.
+    """
+    split = load_cifar10(folder, 45000, 5000, 10000, subtract_mean=False)
+    rows = [split.X_train[:10000], split.X_train[10000:20000], split.X_test]
+    X, X_val, X_test = _standardised(*rows)
+    first = CifarColumns(X, split.y_train[:10000], X_val, split.y_train[10000:20000], X_test, split.y_test)
     X, X_val, X_test = _standardised(split.X_train, split.X_val, split.X_test)
-    return CifarColumns(X, split.y_train, X_val, split.y_val, X_test, split.y_test)
+    final = CifarColumns(X, split.y_train, X_val, split.y_val, X_test, split.y_test)
+    return first, final
