@@ -59,6 +59,7 @@ def mini_batch_gd(
     gradients: GradientFn = compute_gradients,
     eta_of: EtaFn = cyclical_eta,
     eta_per_epoch: bool = False,
+    max_epochs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, list[float]]]:
     """Train for ``2 n_s cycles`` updates; return the weights and the per-epoch history.
 
@@ -66,7 +67,8 @@ def mini_batch_gd(
     in that order (no shuffling; leftover columns are unused). Update ``t`` (from 0) uses
     ``cyclical_eta(t, ...)``. Training stops right after the last update, which may end an epoch
     early; the history gets one entry at the end of every epoch, the last one included.
-    ``gradients``, ``eta_of`` and ``eta_per_epoch`` exist for the mistake catalogue only.
+    ``gradients``, ``eta_of``, ``eta_per_epoch`` and ``max_epochs`` (stop after that many epochs)
+    exist for the mistake catalogue only.
     """
     W1, b1, W2, b2 = (np.array(w, dtype=np.float64) for w in (W1, b1, W2, b2))
     n = X.shape[1]
@@ -77,7 +79,7 @@ def mini_batch_gd(
     total = 2 * params["n_s"] * params["cycles"]
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     t = 0
-    while t < total:
+    while t < total and (max_epochs is None or len(history["cost_train"]) < max_epochs):
         eta_epoch = eta_of(t, params["eta_min"], params["eta_max"], params["n_s"])
         for j in range(per_epoch):
             if t >= total:

@@ -158,7 +158,7 @@ ETA_MUTANTS: list[tuple[str, Callable[[int, float, float, int], float]]] = [
 
 
 def _training(**switches: Any) -> Callable[..., Any]:
-    return lambda *args: mini_batch_gd(*args, **switches)
+    return lambda *args, **more: mini_batch_gd(*args, **switches, **more)
 
 
 #: Training mistakes: (name, function with mini_batch_gd's signature). The schedule's and the

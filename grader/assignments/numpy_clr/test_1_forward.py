@@ -6,7 +6,7 @@ import numpy as np
 
 from grader.pack import CheckFailed, as_float, close_relative, needs, points, title
 from reference.numpy_clr import compute_accuracy, compute_cost, evaluate_classifier, init_weights
-from reference.numpy_clr.problems import TOY_LAM, class_templates
+from reference.numpy_clr.problems import TOY_LAM, class_templates, toy_problem
 
 from .fixtures import FILE, MODULE, arrays_of, matches, name_mistake, shaped
 from .mutants import COST_MUTANTS, FORWARD_MUTANTS
@@ -37,23 +37,28 @@ def test_evaluate_classifier(student, check, toy):
 
 
 @points(6)
-@title("compute_cost: cost and loss at lam = 0.01 and lam = 0")
+@title("compute_cost: cost and loss on the check problem (lam = 0.01 and 0) and on a second problem")
 def test_compute_cost(student, check, toy):
-    failures, replies = [], []
-    for lam in (TOY_LAM, 0.0):
-        value, _ = student.call(MODULE, "compute_cost", toy.X, toy.Y, *toy.weights, lam)
+    # A second problem and a second lam, so that values copied from the handout earn nothing.
+    cases = [(toy, TOY_LAM), (toy, 0.0), (toy_problem(seed=3, n=30, d=12, m=20), 0.1)]
+    wrong = {"cost": [], "loss": []}
+    first = None
+    for problem, lam in cases:
+        value, _ = student.call(MODULE, "compute_cost", problem.X, problem.Y, *problem.weights, lam)
         if type(value) is not list or len(value) != 2:
             raise CheckFailed("compute_cost must return a tuple (cost, loss)")
         got = (as_float(value[0], "cost"), as_float(value[1], "loss"))
-        replies.append((lam, got))
-        for label, g, e in zip(("cost", "loss"), got, compute_cost(toy.X, toy.Y, *toy.weights, lam), strict=True):
+        first = first or got
+        expected = compute_cost(problem.X, problem.Y, *problem.weights, lam)
+        for label, g, e in zip(("cost", "loss"), got, expected, strict=True):
             if not abs(g - e) <= VALUE_LIMIT * abs(e):
-                failures.append(f"{label} at lam={lam}: got {g:.11f}, expected {e:.11f}")
-    check.partial(1 - len(failures) / 4)
+                wrong[label].append(f"{label} at lam={lam}: got {g:.11f}, expected {e:.11f}")
+    failures = wrong["cost"] + wrong["loss"]
+    # Half the points each for a cost and a loss right on every case.
+    check.partial(sum(not v for v in wrong.values()) / 2)
     if failures:
-        lam, got = replies[0]
         for name, mutant in COST_MUTANTS:
-            if np.allclose(got, mutant(toy.X, toy.Y, toy.weights, lam), rtol=1e-8, atol=0):
+            if np.allclose(first, mutant(toy.X, toy.Y, toy.weights, TOY_LAM), rtol=1e-8, atol=0):
                 check.diagnose(name)
                 break
         raise CheckFailed("; ".join(failures))

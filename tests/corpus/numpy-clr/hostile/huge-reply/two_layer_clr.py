@@ -2,7 +2,7 @@ import numpy as np
 
 
 def evaluate_classifier(X, W1, b1, W2, b2):
-    return np.zeros((W1.shape[0], 20_000_000)), np.zeros((W2.shape[0], X.shape[1]))
+    return np.zeros((W1.shape[0], 1_000_000)), np.zeros((W2.shape[0], X.shape[1]))
 
 
 def compute_gradients(X, Y, H, P, W1, W2, lam):
@@ -13,4 +13,4 @@ def compute_gradients(X, Y, H, P, W1, W2, lam):
 
 
 def cyclical_eta(t, eta_min, eta_max, n_s):
-    return [0.0] * 5_000_000
+    return np.zeros(9_000_000)
