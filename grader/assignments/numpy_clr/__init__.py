@@ -34,7 +34,7 @@ class Settings(BaseModel):
     config1_min_accuracy: float = Field(0.45, ge=0, le=1)
     final_min_accuracy: float = Field(0.50, ge=0, le=1)
     #: Most updates (2 n_s cycles) a student's hyperparams.json may ask for in the final run.
-    max_updates: int = Field(12000, ge=1)
+    max_updates: int = Field(8000, ge=1)
 
 
 def check_reference() -> None:
