@@ -92,7 +92,7 @@ def student_calls(numpy_part: Any, torch_part: Any, submission: Path) -> None:
             model.params[key] = value.copy()
         return model
 
-    from reference import toy
+    from reference.hlcv_ex2 import toy
 
     toy_X, toy_y = toy.toy_data()
     np.random.seed(0)
@@ -169,7 +169,7 @@ def bare_child(submission: Path, repeat: int) -> dict[str, float]:
     numpy_part = _load(submission / "two_layernet.py", "two_layernet")
     torch_part = _load(submission / "ex2_pytorch.py", "ex2_pytorch")
     imports = time.perf_counter() - started
-    from reference import toy  # noqa: F401 - the rubric's toy inputs; trusted code, not timed
+    from reference.hlcv_ex2 import toy  # noqa: F401 - the rubric's toy inputs; trusted code, not timed
 
     runs = []
     for _ in range(repeat):
@@ -320,9 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-grade-example-") as scratch:
         submission = args.submission or DEFAULT_SUBMISSION
         if args.submission is None and not DEFAULT_SUBMISSION.is_dir():
-            from grader.cli.demo import write_example_submission
+            from grader.assignments.hlcv_ex2 import write_example
 
-            submission = write_example_submission(Path(scratch))
+            submission = write_example(Path(scratch))
         submission = submission.resolve()
         figures: dict[str, Any] = {"submission": str(submission), "repeat": args.repeat, "sandboxes": {}}
         figures["load_before"] = os.getloadavg()

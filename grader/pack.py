@@ -43,6 +43,7 @@ from grader.engine.compare import (
     worst,
 )
 from grader.engine.rubric import Check
+from grader.engine.validate import Mistake
 from grader.worker.protocol import Ref
 
 #: ``@points(n)``: the check's weight (required).
@@ -59,6 +60,7 @@ training = pytest.mark.training
 __all__ = [
     "Check",
     "CheckFailed",
+    "Mistake",
     "Ref",
     "Remote",
     "Student",

@@ -1,8 +1,6 @@
-"""Trusted reference implementation for the ``hlcv-ex2`` assignment.
+"""Trusted reference implementations, never inside a sandbox.
 
-Modules: ``two_layernet`` (numpy network, loss, gradients, SGD with momentum),
-``gradcheck`` (numerical gradients, relative error), ``toy`` (the published toy
-problem and a self-check), ``mlp`` (PyTorch multi-layer perceptron) and
-``cifar10`` (loader for the local CIFAR-10 release). Torch is imported only by
-``reference.mlp``, so the numpy parts stay light.
+One package per built-in assignment pack (``reference.hlcv_ex2``, ...) plus the numeric code every
+pack shares: ``gradcheck`` (numerical gradients, relative error) and ``cifar10`` (loaders for the
+local CIFAR-10 releases).
 """

@@ -2,7 +2,7 @@
 
 import sys
 
-from reference.toy import self_check
+from reference.hlcv_ex2.toy import self_check
 
 if __name__ == "__main__":
     sys.exit(0 if self_check() else 1)

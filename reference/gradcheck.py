@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-# Denominator floor from ASSIGNMENT.md: keeps 0/0 (both gradients exactly zero) at 0.
+# Denominator floor from docs/assignments/hlcv-ex2.md: keeps 0/0 (both gradients exactly zero) at 0.
 _FLOOR = 1e-8
 
 

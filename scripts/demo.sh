@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec "${BACKPROP_GRADER_VENV:-.venv}/bin/grade" demo "$@"
+exec "${BACKPROP_GRADER_VENV:-.venv}/bin/grade" demo --assignment "${BACKPROP_GRADER_ASSIGNMENT:-hlcv-ex2}" "$@"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "student_template"
+TEMPLATE = REPO / "student_template" / "hlcv-ex2"
 CORPUS = REPO.parent / "shared" / "corpus"
 SUBMISSION_FILES = ("two_layernet.py", "ex2_pytorch.py", "hyperparams.json")
 

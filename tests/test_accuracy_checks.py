@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from test_cifar10 import write_python_release
 
-from grader.cli.demo import write_example_submission
+from grader.assignments.hlcv_ex2 import write_example
 from grader.engine.grading import GradeOptions, grade
 from grader.results import GradeResult
 from grader.sandbox import Sandbox
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.slow]
 
 IMAGES_PER_BATCH = 10_000
 ACCURACY_CHECKS = ("test_two_layer_accuracy", "test_mlp_accuracy")
-TEMPLATE_HYPERPARAMS = Path(__file__).resolve().parents[1] / "student_template" / "hyperparams.json"
+TEMPLATE_HYPERPARAMS = Path(__file__).resolve().parents[1] / "student_template" / "hlcv-ex2" / "hyperparams.json"
 
 
 def quick_settings(**learning_rates: float) -> dict:
@@ -55,7 +55,7 @@ def synthetic_cifar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _grade(folder: Path, hyperparams: dict, data_dir: Path, sandbox: Sandbox) -> GradeResult:
     folder.mkdir()
-    write_example_submission(folder)
+    write_example(folder)
     (folder / "hyperparams.json").write_text(json.dumps(hyperparams))
     return grade(folder, GradeOptions(sandbox=sandbox, data_dir=data_dir))
 

@@ -94,6 +94,13 @@ def exists(paths):
     return {path: os.path.lexists(path) for path in paths}
 
 
+def listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError as exc:
+        return _error(exc)
+
+
 def find_files(names):
     """Walk everything visible (but the kernel's pseudo file systems) for files with these names;
     return each one's SHA-256."""
@@ -246,7 +253,7 @@ def _trusted_files() -> dict[str, Path]:
 
 
 def test_grader_rubric_and_reference_are_not_importable(session: WorkerSession) -> None:
-    names = ["grader", "grader.boundary.rpc", "grader.assignments", "reference", "reference.two_layernet"]
+    names = ["grader", "grader.boundary.rpc", "grader.assignments", "reference", "reference.hlcv_ex2.two_layernet"]
     found = call(session, "imports", names)
     assert set(found) == set(names)
     assert all(outcome.startswith("refused:") for outcome in found.values()), found
@@ -255,11 +262,11 @@ def test_grader_rubric_and_reference_are_not_importable(session: WorkerSession) 
 def test_grader_rubric_and_reference_are_not_visible(session: WorkerSession) -> None:
     paths = [
         GRADER_DIR / "__init__.py",
-        GRADER_DIR / "rpc.py",
+        GRADER_DIR / "boundary" / "rpc.py",
         RUBRIC_DIR,
         *sorted(RUBRIC_DIR.glob("*/assignment.toml")),
         REFERENCE_DIR,
-        REFERENCE_DIR / "two_layernet.py",
+        REFERENCE_DIR / "hlcv_ex2" / "two_layernet.py",
     ]
     assert all(path.exists() for path in paths)  # on the host they are there
     seen = call(session, "exists", [str(path) for path in paths])
@@ -325,3 +332,20 @@ def test_the_grader_processes_are_not_visible(session: WorkerSession) -> None:
     # Its own PID namespace: bwrap's init, the worker, nothing of the host such as this test process.
     assert 0 < len(seen) < 10
     assert Path("/proc/self/cmdline").read_bytes().replace(b"\0", b" ").decode() not in seen
+
+
+def test_site_packages_holds_only_the_allow_list(session: WorkerSession) -> None:
+    """The worker's environment is numpy, torch and their requirements: the grader's own
+    dependencies, installed beside them on the host, are not in the worker's file system."""
+    from grader.sandbox.allowlist import allowed_entries, site_dirs
+
+    allowed = {os.path.basename(entry) for entry in allowed_entries()}
+    assert {"numpy", "torch"} <= allowed
+    for site_dir in site_dirs():
+        host = set(os.listdir(site_dir))
+        assert {"pydantic", "click", "_pytest", "docker"} <= host  # installed beside them on the host
+        seen = call(session, "listdir", site_dir)
+        assert set(seen) <= allowed, set(seen) - allowed
+    found = call(session, "imports", ["numpy", "torch", "pydantic", "click", "pytest", "docker"])
+    assert found["numpy"].startswith("imported:") and found["torch"].startswith("imported:"), found
+    assert all(found[name].startswith("refused:") for name in ("pydantic", "click", "pytest", "docker")), found

@@ -32,7 +32,7 @@ except ImportError:  # optional: the schema test then checks the required keys o
     jsonschema = None
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "student_template"
+TEMPLATE = REPO / "student_template" / "hlcv-ex2"
 ASSIGNMENT = "hlcv-ex2"
 #: A sandbox slot of this module's own (uid 60000 + slot when the tests run as root).
 SLOT = 780 + os.getpid() % 20

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from reference.mlp import (
+from reference.hlcv_ex2.mlp import (
     MultiLayerPerceptron,
     mlp_accuracy,
     mlp_from_arrays,

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference import two_layernet as ref
+from reference.hlcv_ex2 import two_layernet as ref
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "student_template"
+TEMPLATE = Path(__file__).resolve().parents[1] / "student_template" / "hlcv-ex2"
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ def test_ex2_pytorch_imports_cleanly_and_its_todos_raise():
     assert report["raised"]["forward"].startswith("TODO")
     assert report["raised"]["train_mlp"].startswith("TODO")
 
-    from reference import mlp as ref_mlp  # torch is imported here only, after the subprocess
+    from reference.hlcv_ex2 import mlp as ref_mlp  # torch is imported here only, after the subprocess
 
     for name, fn in (("init", ref_mlp.MultiLayerPerceptron.__init__), ("train_mlp", ref_mlp.train_mlp)):
         want = [[p.name, repr(p.default)] for p in inspect.signature(fn).parameters.values()]

@@ -43,7 +43,8 @@ class JobSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    assignment: str = "hlcv-ex2"
+    #: A built-in pack id or a pack folder; None: the only pack installed.
+    assignment: str | None = None
     sandbox: str = "auto"
     #: CIFAR-10 on the grading host; None lets the worker use its own BACKPROP_GRADER_DATA_DIR.
     data_dir: Path | None = None

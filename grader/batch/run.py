@@ -36,7 +36,7 @@ from grader.batch.executors import Executor
 from grader.batch.jobs import Job, JobOutcome, JobSettings, prepare
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterEntry
-from grader.engine.packs import Assignment, load_assignment
+from grader.engine.packs import Assignment, resolve_assignment
 from grader.results import GradeResult, GradeStatus, OneLine, load_result, write_atomic
 
 SUMMARY_NAME = "_batch-summary.json"
@@ -161,7 +161,7 @@ def run_batch(
     entries = list(entries)
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
-    assignment = load_assignment(settings.assignment)
+    assignment = resolve_assignment(settings.assignment)
     out.mkdir(parents=True, exist_ok=True)
     items: list[BatchItem] = []
     interrupted = False

@@ -7,6 +7,7 @@ before any comparison.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
@@ -89,6 +90,19 @@ class Student:
         body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
         body.update(seed=seed, return_args=return_args)
         return self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
+
+    def read_weights(self, file: str) -> Any:
+        """A weights file the submission ships, read in the worker without running student code.
+
+        ``.npz``: a dict of arrays (read with ``allow_pickle=False``); ``.pt``: a state dict read with
+        ``torch.load(weights_only=True)``, as ``{"names": [...], "arrays": [...]}``.
+        """
+        ops = {".npz": "read_npz", ".pt": "read_state_dict"}
+        op = ops.get(Path(file).suffix)
+        if op is None:
+            raise ValueError(f"read_weights reads {' or '.join(ops)} files, not {file!r}")
+        value, _ = self.session.request({"op": op, "file": file}, self.timeout, what=f"reading {file}")
+        return value
 
 
 class Remote:

@@ -12,19 +12,13 @@ import click
 
 from grader import __version__
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
-from grader.engine.intake import IntakeLimits
-from grader.engine.packs import AssignmentError, available
-from grader.results import CheckResult, GradeResult, json_schema, write_atomic
-from grader.sandbox import SandboxUnavailable
-from grader.writers import FORMATS, render
+from grader.writers import FORMATS
 
 if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
+    from grader.results import CheckResult, GradeResult
 
-from grader.cli.exits import BELOW_THRESHOLD as EXIT_BELOW_THRESHOLD  # noqa: E402
-from grader.cli.exits import EPILOG
-from grader.cli.exits import INTERNAL_ERROR as EXIT_INTERNAL_ERROR
-from grader.cli.exits import SANDBOX_UNAVAILABLE as EXIT_SANDBOX_UNAVAILABLE
+from grader.cli.exits import EPILOG, ExitCode  # noqa: E402
 
 DEFAULT_OUT = {
     "json": "results.json",
@@ -38,13 +32,48 @@ DEFAULT_OUT = {
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
+#: Subcommands imported only when used (``grade --help`` must not import numpy, docker or pytest):
+#: name -> (module, attribute, the one-line help shown in ``grade --help``).
+LAZY_COMMANDS = {
+    "batch": ("grader.cli.batch", "batch_command", "Grade a class: folders of zips or folders, or a roster."),
+    "check": ("grader.cli.selfcheck", "check_command", "Self-check a working copy with the visible checks."),
+    "image": ("grader.sandbox.image", "image_group", "Build or inspect the Docker sandbox image."),
+    "pack": ("grader.cli.pack", "pack_group", "Author and validate assignment packs."),
+    "report": ("grader.cli.report", "report_command", "Gradebook, HTML report and feedback for a results folder."),
+}
+
+
 class DefaultCommandGroup(click.Group):
-    """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand."""
+    """``grade PATH`` means ``grade run PATH``: the everyday use needs no subcommand. Subcommands in
+    :data:`LAZY_COMMANDS` are imported on first use."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        known = (*self.commands, *LAZY_COMMANDS, "--help", "-h", "--version")
+        if args and args[0] not in known:
             args = ["run", *args]
         return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in LAZY_COMMANDS:
+            import importlib
+
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the lazy table's help lines, without importing the commands."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                rows.append((name, self.commands[name].get_short_help_str(limit=formatter.width - 20)))
+            else:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Run the command; errors are one line on stderr (click's default adds a usage block)."""
@@ -64,7 +93,7 @@ class DefaultCommandGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo("aborted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except Exception as exc:
             # A bug of ours, not a bad input: one line by default, the traceback when asked for.
             if os.environ.get("BACKPROP_GRADER_DEBUG") == "1":
@@ -72,8 +101,8 @@ class DefaultCommandGroup(click.Group):
             click.echo(
                 f"error: internal error: {type(exc).__name__}: {exc} (BACKPROP_GRADER_DEBUG=1 shows where)", err=True
             )
-            sys.exit(EXIT_INTERNAL_ERROR)
-        sys.exit(0)
+            sys.exit(ExitCode.INTERNAL_ERROR)
+        sys.exit(ExitCode.OK)
 
 
 @click.group(cls=DefaultCommandGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,13 +135,13 @@ def _progress() -> object:
 
 
 def _select_sandbox(name: str) -> object:
-    from grader.sandbox import select_sandbox
+    from grader.sandbox import SandboxUnavailable, select_sandbox
 
     try:
         sandbox = select_sandbox(name)
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+        sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
     if not sandbox.isolated:
@@ -166,10 +195,11 @@ def run(
     from grader.engine.grading import GradeOptions
 
     try:
+        from grader.engine.intake import IntakeLimits
+
         limits = IntakeLimits().with_overrides(intake_limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
-    _check_assignment(assignment_id)
     options = GradeOptions(
         assignment=assignment_id,
         sandbox=_select_sandbox(sandbox),
@@ -197,6 +227,9 @@ def _grade_and_report(
     if not quiet:
         click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
     result = grade(submission, options)
+    from grader.results import write_atomic
+    from grader.writers import render
+
     write_atomic(out, render(result, fmt))
     if quiet:
         click.echo(f"{result.score:g} / {result.max_score:g}")
@@ -207,65 +240,48 @@ def _grade_and_report(
     _exit_for(result, fail_under)
 
 
-def _check_assignment(assignment_id: str) -> None:
-    from grader.engine.packs import load_assignment
-
-    try:
-        load_assignment(assignment_id)
-    except AssignmentError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _exit_for(result: GradeResult, fail_under: float | None) -> None:
     if fail_under is not None and not result.score >= fail_under:
         click.echo(f"score {result.score:g} is below --fail-under {fail_under:g}", err=True)
-        sys.exit(EXIT_BELOW_THRESHOLD)
+        sys.exit(ExitCode.BELOW_THRESHOLD)
 
 
 @main.command("demo")
+@assignment_option
 @sandbox_option()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
 @data_dir_option()
-def demo(sandbox: str, out: Path, data_dir: Path | None) -> None:
-    """Grade the built-in example: the reference solution packed as a student submission."""
+def demo(assignment_id: str, sandbox: str, out: Path, data_dir: Path | None) -> None:
+    """Grade a pack's example: its reference solution packed as a student submission."""
     import tempfile
 
-    from grader.cli.demo import write_example_submission
     from grader.engine.grading import GradeOptions
+    from grader.engine.packs import load_assignment
 
-    options = GradeOptions(sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress())
+    assignment = load_assignment(assignment_id)
+    write_example = assignment.hook("write_example")
+    if write_example is None:
+        raise click.UsageError(f"pack {assignment.id} has no example submission (no write_example in its __init__)")
+    options = GradeOptions(
+        assignment=assignment_id, sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress()
+    )
     with tempfile.TemporaryDirectory(prefix="backprop-grader-demo-") as folder:
-        submission = write_example_submission(Path(folder))
-        _grade_and_report(submission, options, out, "json", None, False, label="the built-in example")
+        submission = write_example(Path(folder))
+        _grade_and_report(submission, options, out, "json", None, False, label=f"the example of {assignment.id}")
 
 
 @main.command("schema")
 def schema() -> None:
     """Print the JSON Schema of the native result file."""
+    from grader.results import json_schema
+
     click.echo(json.dumps(json_schema(), indent=2))
 
 
 @main.command("assignments")
 def assignments() -> None:
-    """List the assignments this grader knows."""
+    """List the assignment packs this grader knows (built-in, then those in BACKPROP_GRADER_PACKS)."""
+    from grader.engine.packs import available
+
     for name in available():
         click.echo(name)
-
-
-from grader.cli.batch import batch_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(batch_command)
-
-from grader.cli.report import report_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(report_command)
-
-
-from grader.sandbox.image import image_group  # noqa: E402 - registered after the built-in commands
-
-main.add_command(image_group)
-
-from grader.cli.selfcheck import check_command  # noqa: E402 - registered after the built-in commands
-
-main.add_command(check_command)
-

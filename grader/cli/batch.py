@@ -19,13 +19,9 @@ from grader.batch.jobs import JobSettings
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, collect
 from grader.batch.run import BatchBusy, format_summary, run_batch
+from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.sandbox import SandboxUnavailable, select_sandbox
-
-EXIT_USAGE = 2
-EXIT_UNAVAILABLE = 3
-EXIT_SOME_FAILED = 4
-EXIT_INTERRUPTED = 130
 
 
 def default_jobs() -> int:
@@ -46,7 +42,7 @@ def _local_sandbox(name: str) -> str:
     try:
         backend = select_sandbox(name)
     except SandboxUnavailable as exc:
-        _fail(str(exc), EXIT_UNAVAILABLE)
+        _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
     if not backend.isolated:
         from grader.sandbox.process import WARNING
 
@@ -63,7 +59,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
         return DaskExecutor(scheduler=scheduler, workers=min(jobs, submissions), worker_wait_s=worker_wait)
     except DaskUnavailable as exc:
         if scheduler is not None:
-            _fail(str(exc), EXIT_UNAVAILABLE)
+            _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
         click.echo(f"note: {exc}; grading one submission at a time", err=True)
         return SerialExecutor()
 
@@ -97,7 +93,7 @@ def _executor(jobs: int, scheduler: str | None, submissions: int, worker_wait: f
 @click.option("--force", is_flag=True, help="Grade again even submissions whose result is current.")
 @assignment_option
 @sandbox_option()
-@data_dir_option("CIFAR-10 folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
+@data_dir_option("Data set folder (on the workers, with --scheduler). Env: BACKPROP_GRADER_DATA_DIR.")
 def batch_command(
     inputs: tuple[Path, ...],
     out: Path,
@@ -114,12 +110,12 @@ def batch_command(
     One result per student is written to OUT/<student_id>.json. Running the same command again grades
     only what is new or changed (or failed last time), so an interrupted batch resumes where it stopped.
     """
-    from grader.engine.packs import AssignmentError, load_assignment
+    from grader.engine.packs import AssignmentError, resolve_assignment
 
     if jobs is not None and scheduler is not None:
         raise click.UsageError("--jobs sets the size of a local cluster; with --scheduler the cluster decides")
     try:
-        load_assignment(assignment_id)
+        resolve_assignment(assignment_id)
         entries = collect(inputs)
     except (AssignmentError, RosterError) as exc:
         raise click.UsageError(str(exc)) from None
@@ -134,9 +130,9 @@ def batch_command(
         try:
             summary = run_batch(entries, out, settings, executor, Progress(len(entries), stream), force=force)
         except (BatchBusy, DaskUnavailable) as exc:
-            _fail(str(exc), EXIT_UNAVAILABLE)
+            _fail(str(exc), ExitCode.SANDBOX_UNAVAILABLE)
     click.echo(format_summary(summary))
     if summary.interrupted:
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     if summary.failed:
-        sys.exit(EXIT_SOME_FAILED)
+        sys.exit(ExitCode.INTERNAL_ERROR)

@@ -1,6 +1,6 @@
 """Publish one grading result in a GitHub Actions job: ``python -m grader.cli.ci RESULT.json [options]``.
 
-The student repository's workflow (``student_template/.github/workflows/grade.yml``) grades once with
+The student repository's workflow (``student_template/hlcv-ex2/.github/workflows/grade.yml``) grades once with
 ``grade run`` into the grader's own JSON, then calls this to turn that one result into everything the job
 shows, so nothing is graded twice:
 
@@ -29,12 +29,11 @@ from typing import Any
 
 import click
 
+from grader.cli.exits import ExitCode
 from grader.results import GradeResult, load_result, write_atomic
 from grader.writers import render
 from grader.writers._text import feedback, shorten
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 #: Characters of feedback kept per check in the Classroom result (its console shows one message per test).
 MESSAGE_CHARS = 500
 _CLASSROOM_STATUS = {"passed": "pass", "failed": "fail", "error": "error", "skipped": "fail"}
@@ -151,7 +150,7 @@ def main(
         result = load_result(result_file)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     passed = publish(
         result,
         fail_under=fail_under,
@@ -175,7 +174,7 @@ def main(
     if in_actions:
         click.echo(f"::error title=Autograding::{reason}")
     click.echo(f"error: {reason}", err=True)
-    sys.exit(EXIT_FAILED)
+    sys.exit(ExitCode.BELOW_THRESHOLD)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,15 +14,44 @@ from grader.sandbox import NAMES as SANDBOX_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_ASSIGNMENT = "hlcv-ex2"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
 
 
-def assignment_option(command: F) -> F:
-    """``--assignment ID`` (passed as ``assignment_id``)."""
-    return click.option(
-        "--assignment", "assignment_id", default=DEFAULT_ASSIGNMENT, show_default=True, help="Assignment id."
-    )(command)
+def _resolve_assignment(ctx: click.Context, param: click.Parameter, value: str | None, *, optional: bool) -> str | None:
+    """The pack to use: the one named (id or folder), or the only one installed; loaded once to
+    refuse an unknown or broken pack as a usage error before anything else happens. With
+    ``optional``, None when several packs are installed and none is named (the command infers it)."""
+    from grader.engine.packs import ASSIGNMENT_ENV, AssignmentError, default_assignment, resolve_assignment
+
+    if optional and not value and not os.environ.get(ASSIGNMENT_ENV) and default_assignment() is None:
+        return None
+    try:
+        assignment = resolve_assignment(value)
+    except AssignmentError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    return str(assignment.folder) if not assignment.builtin else assignment.id
+
+
+def assignment_option(command: F | None = None, *, optional: bool = False) -> Any:
+    """``--assignment ID|PATH`` (passed as ``assignment_id``): a built-in pack's id or a pack folder.
+
+    ``@assignment_option`` requires a pack when several are installed; ``@assignment_option(optional=True)``
+    passes None instead, for a command that can tell the pack from its input.
+    """
+
+    def decorate(function: F) -> F:
+        return click.option(
+            "--assignment",
+            "assignment_id",
+            default=None,
+            callback=functools.partial(_resolve_assignment, optional=optional),
+            help=(
+                "Assignment pack: an id from 'grade assignments' or a pack folder "
+                "[default: BACKPROP_GRADER_ASSIGNMENT, else the only pack installed]."
+            ),
+        )(function)
+
+    return decorate(command) if command is not None else decorate
 
 
 def sandbox_option(
@@ -31,7 +62,7 @@ def sandbox_option(
 
 
 def data_dir_option(
-    help: str = f"Folder holding CIFAR-10 (python or binary release). Env: {DATA_ENV}.",  # noqa: A002
+    help: str = f"Folder holding the data set the pack's training checks need (e.g. CIFAR-10). Env: {DATA_ENV}.",  # noqa: A002
 ) -> Callable[[F], F]:
     """``--data-dir DIR``, also read from the environment."""
     return click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_ENV, help=help)

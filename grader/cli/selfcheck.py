@@ -30,18 +30,16 @@ from pathlib import Path
 
 import click
 
+from grader.cli.exits import ExitCode
 from grader.cli.options import assignment_option, data_dir_option, sandbox_option
 from grader.engine.intake import IntakeLimits
-from grader.engine.packs import Assignment, AssignmentError, load_assignment
+from grader.engine.packs import Assignment, AssignmentError, infer_assignment, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
 from grader.results import CheckResult, GradeResult, clean_text, write_atomic
 from grader.sandbox import Sandbox, SandboxUnavailable, select_sandbox
 from grader.writers import render
 from grader.writers._text import feedback, first_line, neutralise_workflow_commands
 
-EXIT_NOT_ALL_PASSED = 1
-EXIT_USAGE = 2
-EXIT_SANDBOX_UNAVAILABLE = 3
 #: Lines of feedback shown per failing check; the rest is counted (the JSON from ``--out`` has it all).
 FEEDBACK_LINES = 12
 
@@ -89,7 +87,7 @@ class SelfCheck:
 
     @property
     def not_run(self) -> list[CheckResult]:
-        """Checks skipped here, with the reason (the CIFAR-10 checks without a data set)."""
+        """Checks skipped here, with the reason (for example accuracy checks without a data set)."""
         return [t for t in self.result.tests if t.status == "skipped"]
 
     @property
@@ -183,7 +181,7 @@ def _slot() -> Iterator[int]:
 def run_self_check(
     folder: Path,
     *,
-    assignment_id: str = "hlcv-ex2",
+    assignment_id: str | None = None,
     sandbox: str | Sandbox = "auto",
     data_dir: Path | None = None,
 ) -> SelfCheck:
@@ -195,7 +193,7 @@ def run_self_check(
     """
     from grader.engine.grading import GradeOptions, grade
 
-    assignment = load_assignment(assignment_id)
+    assignment = resolve_assignment(assignment_id)
     limits = IntakeLimits()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-check-") as work:
         copy = Path(work) / "submission"
@@ -336,29 +334,34 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 @click.command("check")
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@assignment_option
+@assignment_option(optional=True)
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
 @data_dir_option(
-    "CIFAR-10 folder: the two accuracy checks then retrain your networks (minutes). "
+    "Data set folder (e.g. CIFAR-10): the accuracy checks then retrain your networks (minutes). "
     "Env: BACKPROP_GRADER_DATA_DIR. Without it they are not run."
 )
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Also write the result as JSON.")
-def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path | None, out: Path | None) -> None:
+def check_command(
+    folder: Path, assignment_id: str | None, sandbox: str, data_dir: Path | None, out: Path | None
+) -> None:
     """Self-check your work in FOLDER (default: the current folder) with the visible checks.
 
     Prints what passes, what fails and why, what still raises NotImplementedError, and the points of the
     visible checks. Hidden checks are not run. Exit status 0 when every check that ran passed, else 1.
     """
     folder = folder.resolve()
+    # Several packs and none named: the one whose files are in FOLDER, when exactly one fits.
+    assignment_id = assignment_id or infer_assignment(folder)
     try:
-        load_assignment(assignment_id)
+        assignment = resolve_assignment(assignment_id)
+        assignment_id = assignment.id if assignment.builtin else str(assignment.folder)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
     try:
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_SANDBOX_UNAVAILABLE)
+        sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     if not chosen.isolated:
         from grader.sandbox.process import WARNING
 
@@ -369,10 +372,10 @@ def check_command(folder: Path, assignment_id: str, sandbox: str, data_dir: Path
         outcome = run_self_check(folder, assignment_id=assignment_id, sandbox=chosen, data_dir=data_dir)
     except FileNotFoundError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(ExitCode.USAGE)
     if out is not None:
         write_atomic(out, render(outcome.result, "json", include_hidden=False))
     click.echo(format_self_check(outcome, folder, color=sys.stdout.isatty()), nl=False)
     if out is not None:
         click.echo(f"  Result written to {out} ({time.monotonic() - started:.1f} s in all).")
-    sys.exit(0 if outcome.all_passed else EXIT_NOT_ALL_PASSED)
+    sys.exit(0 if outcome.all_passed else ExitCode.BELOW_THRESHOLD)

@@ -26,7 +26,7 @@ import pydantic
 
 from grader import __version__
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
-from grader.engine.packs import Assignment, load_assignment
+from grader.engine.packs import Assignment, resolve_assignment
 from grader.engine.rubric import GradingContext, run_rubric
 from grader.results import CheckResult, GradeResult
 from grader.sandbox import Sandbox, select_sandbox
@@ -39,7 +39,8 @@ DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
 class GradeOptions:
     """How to grade: which assignment, sandbox, data and limits."""
 
-    assignment: str = "hlcv-ex2"
+    #: A built-in pack id or a pack folder; None: the only pack installed.
+    assignment: str | None = None
     sandbox: str | Sandbox = "auto"
     data_dir: Path | None = None
     intake_limits: IntakeLimits = dataclasses.field(default_factory=IntakeLimits)
@@ -111,7 +112,7 @@ _Intake = tuple[Path, tuple[str, ...], str, str | None]
 def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake]) -> GradeResult:
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
-    assignment = load_assignment(options.assignment)
+    assignment = resolve_assignment(options.assignment)
     sandbox = options.sandbox if isinstance(options.sandbox, Sandbox) else select_sandbox(options.sandbox)
     data_dir = options.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
     timings: dict[str, float] = {}

@@ -1,13 +1,16 @@
-"""Run an assignment's pytest checks in the trusted process and turn their outcomes into results.
+"""Run an assignment pack's pytest checks in the trusted process and turn their outcomes into results.
 
-The rubric folder is the only pytest root: the submission is never on its path, plugin autoloading
-is off and ``PYTEST_*`` variables from the environment are ignored, so nothing a student ships
-(``conftest.py``, ``pytest.ini``, plugins) can take part. Checks reach the submission only through
-the ``student`` fixture, a proxy to a sandboxed worker.
+The engine, not the pack, decides how pytest runs: its own ini file (so no ``pytest.ini``,
+``pyproject.toml`` or ``conftest.py`` near a pack or a submission takes part), strict markers that it
+registers itself, no plugin autoloading and no ``PYTEST_*`` variables. Check modules are imported
+under the pack's own package name (:mod:`grader.engine.packs`), never by bare file name, so grading
+two packs in one process never mixes their modules. The pack's ``fixtures.py`` is registered as a
+plugin. Checks reach the submission only through the ``student`` fixture, a proxy to a sandboxed
+worker.
 
-Markers a check may carry:
+Markers a check may carry (see :mod:`grader.pack`):
 
-- ``points(n)``: its weight (required);
+- ``points(n)``: its weight (required: a check without it is refused when the pack loads);
 - ``title("...")``: the human title shown to students;
 - ``hidden``: inputs and details are not shown to students; runs in a worker of its own so that
   nothing the submission saw there can leak into a visible check's output;
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import io
 import os
 import shutil
@@ -34,11 +38,21 @@ import pytest
 from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
 from grader.boundary.student import Student
 from grader.engine.compare import CheckFailed
-from grader.engine.packs import Assignment
+from grader.engine.packs import Assignment, AssignmentError
 from grader.results import CheckResult
 from grader.sandbox.base import LaunchSpec, Limits, Sandbox
 
 SHOWN_OUTPUT_CHARS = 2000
+#: The engine's own pytest configuration; nothing near a pack or a submission is read instead.
+RUBRIC_INI = Path(__file__).resolve().with_name("rubric.ini")
+#: Marker name -> its description, registered by the engine (pytest runs with strict markers).
+MARKERS = {
+    "points": "points(n): the check's weight in points (required)",
+    "title": "title(text): the check's title shown to students",
+    "hidden": "hidden: inputs and details are not shown to students",
+    "needs": "needs(*files): submission files the check cannot run without",
+    "training": "training: runs with the training limits (time, memory, data)",
+}
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
 NOT_IMPLEMENTED = "not implemented yet"
@@ -108,6 +122,8 @@ class GradingPlugin:
         self._started: dict[str, float] = {}
         self._data_dir: Path | None = None
         self._import_failures: dict[str, WorkerFailure] = {}
+        #: Problems of the pack itself found while collecting (missing points, unknown markers, imports).
+        self.load_errors: list[str] = []
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -164,6 +180,11 @@ class GradingPlugin:
         return self.context.assignment
 
     @pytest.fixture(scope="session")
+    def settings(self) -> Any:
+        """The pack's own ``[settings]``, validated by its ``Settings`` model."""
+        return self.context.assignment.settings
+
+    @pytest.fixture(scope="session")
     def submission_files(self) -> tuple[str, ...]:
         return self.context.submission_files
 
@@ -198,8 +219,35 @@ class GradingPlugin:
 
     # -- hooks ------------------------------------------------------------------------------
 
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[ASSIGNMENT_KEY] = self.context.assignment
+        for line in MARKERS.values():
+            config.addinivalue_line("markers", line)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path: Path, parent: pytest.Collector) -> pytest.Collector:
+        """Plain folders only: a pytest ``Package`` would import the pack's ``__init__`` by file path."""
+        return pytest.Dir.from_parent(parent, path=path)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> pytest.Module:
+        return PackModule.from_parent(parent, path=module_path)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            text = str(report.longrepr).strip().splitlines()
+            self.load_errors.append(f"{report.nodeid or 'the pack'}: {text[-1] if text else 'cannot be collected'}")
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        """With ``visible_only``, drop hidden checks before anything runs (no worker, no result)."""
+        """Refuse checks without points; with ``visible_only``, drop hidden checks before anything runs."""
+        for item in items:
+            marker = item.get_closest_marker("points")
+            if marker is None or len(marker.args) != 1 or not _is_points(marker.args[0]):
+                self.load_errors.append(f"{item.nodeid}: every check needs @points(n) with one number n >= 0")
+        if self.load_errors:
+            config.hook.pytest_deselected(items=list(items))
+            items[:] = []
+            return
         if not self.context.visible_only:
             return
         hidden = [item for item in items if item.get_closest_marker("hidden") is not None]
@@ -280,36 +328,74 @@ class GradingPlugin:
         return "error", f"internal error in this check ({name}: {error}); please report it", None
 
 
+class PackModule(pytest.Module):
+    """A check module imported under its pack's package name (never by bare file name)."""
+
+    def _getobj(self) -> Any:
+        assignment = self.config.stash[ASSIGNMENT_KEY]
+        if self.path.parent != assignment.folder:
+            raise AssignmentError(f"{self.path.name}: checks must sit directly in the pack folder")
+        return importlib.import_module(f"{assignment.package}.{self.path.stem}")
+
+
+#: Where the running pack is stashed on pytest's config for :class:`PackModule`.
+ASSIGNMENT_KEY = pytest.StashKey[Assignment]()
+
+
+def _is_points(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
+
+
+def check_files(assignment: Assignment) -> list[Path]:
+    """The pack's check modules (``test_*.py`` directly in its folder), in name order."""
+    return sorted(assignment.folder.glob("test_*.py"))
+
+
 def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, Any]]:
-    """Run every check of ``context.assignment`` and return the results plus run statistics."""
-    folder = context.assignment.folder
+    """Run every check of ``context.assignment`` and return the results plus run statistics.
+
+    Raises :class:`AssignmentError` (one line) when the pack itself is broken: a check without
+    points, an unknown marker, a check module or ``fixtures.py`` that does not import.
+    """
+    assignment = context.assignment
+    folder = assignment.folder
+    files = check_files(assignment)
+    if not files:
+        raise AssignmentError(f"pack {assignment.id} has no checks (test_*.py files in {folder})")
+    plugins: list[Any] = []
+    if (folder / "fixtures.py").is_file():
+        try:
+            plugins.append(importlib.import_module(f"{assignment.package}.fixtures"))
+        except Exception as exc:  # noqa: BLE001 - the pack's own code failed
+            raise AssignmentError(f"{assignment.id}/fixtures.py does not import: {type(exc).__name__}: {exc}") from None
     plugin = GradingPlugin(context)
     args = [
-        str(folder),
+        *map(str, files),
         "--rootdir",
         str(folder),
         "-c",
-        str(folder / "pytest.ini"),
-        "--import-mode=importlib",
+        str(RUBRIC_INI),
+        "--noconftest",
+        "--strict-markers",
         "-p",
         "no:cacheprovider",
         "-p",
         "no:stepwise",
         "-q",
         "--tb=no",
-        "-W",
-        "ignore::pytest.PytestAssertRewriteWarning",
     ]
     log = io.StringIO()
     try:
         with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            exit_code = pytest.main(args, plugins=[plugin])
+            exit_code = pytest.main(args, plugins=[plugin, *plugins])
         starts = plugin.worker_starts
     finally:
         plugin.close()
+    if plugin.load_errors:
+        raise AssignmentError(f"pack {assignment.id} is broken: {plugin.load_errors[0]}")
     if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not plugin.results:
         raise RuntimeError(
-            f"the rubric for {context.assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
+            f"the rubric for {assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
         )
     return plugin.results, {"worker_starts": starts}
 

@@ -1,11 +1,11 @@
 """The ``bwrap`` backend: bubblewrap namespaces around the worker.
 
-The worker sees, read-only: ``/usr`` (and the merged-usr links), the Python runtime with numpy and
-torch, the worker shim at ``/opt/worker`` and the submission at ``/sub``. It gets a private ``/proc``,
-``/dev``, size-capped tmpfs ``/tmp`` and ``/dev/shm``, no network, its own PID namespace (it is never
-able to signal the grader) and a clean environment. The grader's code, ``reference/``, the rubric and
-every expected value stay outside: they are not in the runtime folders, and where an installed copy
-is, it is covered by an empty tmpfs.
+The worker sees, read-only: ``/usr`` (and the merged-usr links), the Python runtime whose
+``site-packages`` holds only numpy, torch and their requirements (an allow-list, see
+:mod:`grader.sandbox.allowlist`), the worker shim at ``/opt/worker`` and the submission at ``/sub``.
+It gets a private ``/proc``, ``/dev``, size-capped tmpfs ``/tmp`` and ``/dev/shm``, no network, its own
+PID namespace (it is never able to signal the grader) and a clean environment. The grader's code,
+``reference/``, the packs and every expected value are not in its file system.
 
 Two launch modes, because root ignores ``RLIMIT_NPROC`` (SECURITY-NOTES M1):
 
@@ -18,13 +18,13 @@ Two launch modes, because root ignores ``RLIMIT_NPROC`` (SECURITY-NOTES M1):
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
 
+from grader.sandbox.allowlist import allowed_entries, site_dirs
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.sandbox.popen_worker import PopenWorker
 from grader.sandbox.runtime import (
@@ -40,8 +40,6 @@ INSIDE_WORKER = "/opt/worker"
 INSIDE_SUBMISSION = "/sub"
 INSIDE_DATA = "/data"
 SHM_BYTES = 16 * 1024 * 1024
-#: Grader packages that an installed (non-editable) copy would put inside the runtime folders.
-TRUSTED_PACKAGES = ("grader", "reference")
 
 
 @cache
@@ -93,18 +91,6 @@ def _parents(path: str) -> list[str]:
     return args
 
 
-def _trusted_package_dirs(roots: list[str]) -> list[str]:
-    """Installed copies of the grader's own packages that sit inside a folder the worker sees."""
-    hidden = []
-    for name in TRUSTED_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            real = os.path.realpath(location)
-            if any(real == r or real.startswith(r + os.sep) for r in [*roots, "/usr"]):
-                hidden.append(real)
-    return hidden
-
-
 class BwrapSandbox(Sandbox):
     name = "bwrap"
     isolated = True
@@ -133,8 +119,14 @@ class BwrapSandbox(Sandbox):
         argv += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
         for root in roots:
             argv += [*_parents(root), "--ro-bind", root, root]
-        for hidden in _trusted_package_dirs(roots):
-            argv += ["--tmpfs", hidden, "--remount-ro", hidden]
+        # site-packages is an allow-list: an empty tmpfs with only numpy, torch and their
+        # requirements bound back (grader.sandbox.allowlist). Nothing else installed is visible.
+        for site_dir in site_dirs():
+            argv += ["--tmpfs", site_dir]
+            for entry in allowed_entries():
+                if entry.startswith(site_dir + os.sep):
+                    argv += ["--ro-bind", entry, entry]
+            argv += ["--remount-ro", site_dir]
         argv += [*_parents(INSIDE_WORKER), "--ro-bind", str(WORKER_DIR), INSIDE_WORKER]
         argv += ["--ro-bind", str(Path(spec.submission_dir).resolve()), INSIDE_SUBMISSION]
         if spec.data_dir is not None:

@@ -15,18 +15,20 @@ raises ValueError instead of being written.
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
+from typing import TYPE_CHECKING
 
-from grader.results import GradeResult
-from grader.writers import gradescope, json_writer, junit, markdown
+if TYPE_CHECKING:
+    from grader.results import GradeResult
 
 FORMATS = ("json", "gradescope", "junit", "markdown")
 
-_WRITERS: dict[str, ModuleType] = {
-    "json": json_writer,
-    "gradescope": gradescope,
-    "junit": junit,
-    "markdown": markdown,
+#: Format -> its writer module, imported when first used (the command line lists FORMATS cheaply).
+_WRITERS = {
+    "json": "grader.writers.json_writer",
+    "gradescope": "grader.writers.gradescope",
+    "junit": "grader.writers.junit",
+    "markdown": "grader.writers.markdown",
 }
 INCLUDE_HIDDEN_DEFAULT = {"json": True, "gradescope": False, "junit": False, "markdown": False}
 SUFFIXES = {"json": ".json", "gradescope": ".json", "junit": ".xml", "markdown": ".md"}
@@ -39,7 +41,7 @@ def render(result: GradeResult, fmt: str, *, include_hidden: bool | None = None)
     only for output that students never see.
     """
     try:
-        writer = _WRITERS[fmt]
+        writer = importlib.import_module(_WRITERS[fmt])
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
     if include_hidden is None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FILE, NUMPY_MODULE, diagnose, random_problem, same, student_net
-from mutants import TRAIN_MISTAKES, sgd_mutants, train_loss_history
 
 from grader.engine.compare import CheckFailed, as_array, as_dict, as_float, require_relative
-from reference import toy
-from reference.two_layernet import PARAM_NAMES, init_params, predict_labels, sgd_momentum_step, train_params
+from reference.hlcv_ex2 import toy
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, init_params, predict_labels, sgd_momentum_step, train_params
+
+from .fixtures import NUMPY_FILE, NUMPY_MODULE, diagnose, random_problem, same, student_net
+from .mutants import TRAIN_MISTAKES, sgd_mutants, train_loss_history
 
 pytestmark = pytest.mark.needs(NUMPY_FILE)
 

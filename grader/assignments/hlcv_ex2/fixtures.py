@@ -1,33 +1,26 @@
-"""Shared inputs and helpers of the hlcv-ex2 checks. Expected values come from ``reference/`` here,
-in the trusted process; the sandboxed submission only ever receives inputs."""
+"""Shared inputs, fixtures and helpers of the hlcv-ex2 checks. Expected values come from
+``reference.hlcv_ex2`` here, in the trusted process; the sandboxed submission only ever receives inputs."""
 
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
-# The rubric's own helper module sits beside this file; the folder name has a dash, so it is not a
-# package. Only trusted code lives here.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from grader.pack import CheckFailed, Remote, Student, as_array, as_dict, as_float, close_relative
+from reference.hlcv_ex2 import toy
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, init_params
 
-from inputs import random_problem  # noqa: E402, F401 - the checks take it from here
-
-from grader.boundary.student import Remote, Student  # noqa: E402
-from grader.engine.compare import CheckFailed, as_array, as_dict, as_float, close_relative  # noqa: E402
-from reference import toy  # noqa: E402
-from reference.two_layernet import PARAM_NAMES, init_params  # noqa: E402
+from .inputs import random_problem  # noqa: F401 - the checks take it from here
 
 
 def _import_torch_side() -> None:
     try:
-        importlib.import_module("reference.mlp")
+        importlib.import_module("reference.hlcv_ex2.mlp")
     except Exception:  # noqa: BLE001, S110 - reference_mlp() imports again and the check reports the error
         pass
 
@@ -39,9 +32,9 @@ _TORCH_IMPORT.start()
 
 
 def reference_mlp() -> ModuleType:
-    """``reference.mlp`` (and so torch), once the background import has finished."""
+    """``reference.hlcv_ex2.mlp`` (and so torch), once the background import has finished."""
     _TORCH_IMPORT.join()
-    return importlib.import_module("reference.mlp")
+    return importlib.import_module("reference.hlcv_ex2.mlp")
 
 
 NUMPY_FILE = "two_layernet.py"

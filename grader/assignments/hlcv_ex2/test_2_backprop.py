@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FILE, diagnose, loss_and_grads_of, random_problem, same, student_net
-from mutants import LOSS_MUTANTS
 
 from grader.engine.compare import CheckFailed, as_float, close_relative, worst
-from reference import toy
 from reference.gradcheck import numerical_gradient
-from reference.two_layernet import PARAM_NAMES, loss_and_grads
+from reference.hlcv_ex2 import toy
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, loss_and_grads
+
+from .fixtures import NUMPY_FILE, diagnose, loss_and_grads_of, random_problem, same, student_net
+from .mutants import LOSS_MUTANTS
 
 pytestmark = pytest.mark.needs(NUMPY_FILE)
 

@@ -1,4 +1,4 @@
-"""The toy problem of ASSIGNMENT.md and a self-check of the reference against it."""
+"""The toy problem of docs/assignments/hlcv-ex2.md and a self-check of the reference against it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference.gradcheck import numerical_gradient, relative_error
-from reference.two_layernet import PARAM_NAMES, TwoLayerNet
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, TwoLayerNet
 
 INPUT_SIZE, HIDDEN_SIZE, NUM_CLASSES, NUM_INPUTS = 4, 10, 3, 5
 
@@ -24,7 +24,7 @@ TOY_PROBS = np.array(
     ]
 )
 
-# Pass marks, all from ASSIGNMENT.md.
+# Pass marks, all from docs/assignments/hlcv-ex2.md.
 PROBS_TOLERANCE = 1e-7  # sum of absolute differences
 LOSS_TOLERANCE = 1e-10  # the published loss has 11 decimals
 GRAD_TOLERANCE = 1e-8  # max relative error against centred differences, h = 1e-5

@@ -5,7 +5,7 @@ The maths lives in pure functions that take the weights explicitly
 the grader can compute expected values on weights it holds without building a
 network object.  ``TwoLayerNet`` is a thin wrapper with the student's API.
 
-Network (see ASSIGNMENT.md)::
+Network (see docs/assignments/hlcv-ex2.md)::
 
     z2 = X W1 + b1;  a2 = relu(z2);  z3 = a2 W2 + b2;  p = softmax(z3)
     J  = mean_i(-log p[i, y_i]) + reg * (sum(W1**2) + sum(W2**2))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import (
+
+from grader.engine.compare import CheckFailed, as_array, require_close
+from reference.hlcv_ex2 import toy
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, forward_probs, init_params, loss_and_grads
+
+from .fixtures import (
     NUMPY_FILE,
     NUMPY_MODULE,
     diagnose,
@@ -13,11 +18,7 @@ from conftest import (
     same,
     student_net,
 )
-from mutants import LOSS_MUTANTS
-
-from grader.engine.compare import CheckFailed, as_array, require_close
-from reference import toy
-from reference.two_layernet import PARAM_NAMES, forward_probs, init_params, loss_and_grads
+from .mutants import LOSS_MUTANTS
 
 pytestmark = pytest.mark.needs(NUMPY_FILE)
 

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE, reference_mlp
-from hyperparams import HyperparamError, load_hyperparams
 
 from grader.engine.compare import CheckFailed, as_array, as_dict
 from grader.worker.protocol import Ref
 from reference.cifar10 import CifarError, load_cifar10
-from reference.two_layernet import PARAM_NAMES, accuracy
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES, accuracy
+
+from .fixtures import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE, reference_mlp
+from .hyperparams import HyperparamError, load_hyperparams
 
 NUM_CLASSES = 10
 #: Images the student's ``train`` gets as its "validation" set, for its own bookkeeping only. They
@@ -26,8 +27,8 @@ BOOKKEEPING = 1000
 
 
 @pytest.fixture(scope="module")
-def cifar(data_dir, training_data_dir, assignment):
-    if assignment.accuracy.mode == "off":
+def cifar(data_dir, training_data_dir, settings):
+    if settings.accuracy_mode == "off":
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
@@ -35,13 +36,13 @@ def cifar(data_dir, training_data_dir, assignment):
         split = load_cifar10(Path(data_dir))
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    if assignment.accuracy.mode == "retrain":
+    if settings.accuracy_mode == "retrain":
         np.save(training_data_dir / "X_train.npy", split.X_train.astype(np.float32))
         np.save(training_data_dir / "y_train.npy", split.y_train.astype(np.int64))
     return split
 
 
-def _hyperparams(assignment, submission_dir: Path):
+def _hyperparams(submission_dir: Path):
     try:
         return load_hyperparams(submission_dir / "hyperparams.json")
     except HyperparamError as exc:
@@ -52,28 +53,26 @@ def _hyperparams(assignment, submission_dir: Path):
 @pytest.mark.training
 @pytest.mark.needs(NUMPY_FILE)
 @pytest.mark.title("Two-layer net: CIFAR-10 validation accuracy > 48%")
-def test_two_layer_accuracy(cifar, student, check, assignment, submission_dir):
+def test_two_layer_accuracy(cifar, student, check, settings, submission_dir):
     shape = None
-    if assignment.accuracy.mode == "weights":
-        value, _ = student.session.request({"op": "read_npz", "file": "best_net.npz"}, student.timeout)
+    if settings.accuracy_mode == "weights":
+        value = student.read_weights("best_net.npz")
         params = as_dict(value, "best_net.npz", list(PARAM_NAMES))
     else:
-        settings = _hyperparams(assignment, submission_dir).two_layer
-        net = student.new(
-            NUMPY_MODULE, "TwoLayerNet", cifar.X_train.shape[1], settings.hidden_size, NUM_CLASSES, seed=0
-        )
+        chosen = _hyperparams(submission_dir).two_layer
+        net = student.new(NUMPY_MODULE, "TwoLayerNet", cifar.X_train.shape[1], chosen.hidden_size, NUM_CLASSES, seed=0)
         X, y = Ref("$file", "X_train"), Ref("$file", "y_train")
-        hp = settings.model_dump(exclude={"hidden_size"})
+        hp = chosen.model_dump(exclude={"hidden_size"})
         net.call("train", X, y, cifar.X_train[:BOOKKEEPING], cifar.y_train[:BOOKKEEPING], seed=0, **hp)
         params = as_dict(net.get("params"), "params after training", list(PARAM_NAMES))
-        shape = settings.hidden_size
+        shape = chosen.hidden_size
     d = cifar.X_train.shape[1]
     h = shape or (params["W1"].shape[1] if hasattr(params.get("W1"), "shape") else 0)
     shapes = {"W1": (d, h), "b1": (h,), "W2": (h, NUM_CLASSES), "b2": (NUM_CLASSES,)}
     weights = {k: as_array(params[k], k, shapes[k]) for k in PARAM_NAMES}
     value = accuracy(weights, cifar.X_val.astype(np.float64), cifar.y_val)
     check.note(f"validation accuracy {value:.1%} on {len(cifar.y_val)} images (measured by the grader)")
-    limit = assignment.accuracy.two_layer_min
+    limit = settings.two_layer_min
     if not value > limit:
         raise CheckFailed(f"validation accuracy {value:.1%}, must be above {limit:.0%}")
 
@@ -82,17 +81,17 @@ def test_two_layer_accuracy(cifar, student, check, assignment, submission_dir):
 @pytest.mark.training
 @pytest.mark.needs(TORCH_FILE)
 @pytest.mark.title("PyTorch MLP: CIFAR-10 validation accuracy > 48%")
-def test_mlp_accuracy(cifar, student, check, assignment, submission_dir):
-    if assignment.accuracy.mode == "weights":
-        value, _ = student.session.request({"op": "read_state_dict", "file": "mlp.pt"}, student.timeout)
+def test_mlp_accuracy(cifar, student, check, settings, submission_dir):
+    if settings.accuracy_mode == "weights":
+        value = student.read_weights("mlp.pt")
         arrays = value["arrays"] if type(value) is dict else None
     else:
-        settings = _hyperparams(assignment, submission_dir).mlp
+        chosen = _hyperparams(submission_dir).mlp
         model = student.new(
             TORCH_MODULE,
             "MultiLayerPerceptron",
             cifar.X_train.shape[1],
-            settings.hidden_layers,
+            chosen.hidden_layers,
             NUM_CLASSES,
             seed=0,
         )
@@ -104,11 +103,11 @@ def test_mlp_accuracy(cifar, student, check, assignment, submission_dir):
             Ref("$file", "y_train"),
             cifar.X_train[:BOOKKEEPING],
             cifar.y_train[:BOOKKEEPING],
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            learning_rate=settings.learning_rate,
-            weight_decay=settings.weight_decay,
-            optimizer=settings.optimizer,
+            epochs=chosen.epochs,
+            batch_size=chosen.batch_size,
+            learning_rate=chosen.learning_rate,
+            weight_decay=chosen.weight_decay,
+            optimizer=chosen.optimizer,
             seed=0,
         )
         _, arrays = model.torch_params()
@@ -120,6 +119,6 @@ def test_mlp_accuracy(cifar, student, check, assignment, submission_dir):
     except ValueError as exc:
         raise CheckFailed(f"the model's parameters do not form an MLP: {exc}") from None
     check.note(f"validation accuracy {value:.1%} on {len(cifar.y_val)} images (measured by the grader)")
-    limit = assignment.accuracy.mlp_min
+    limit = settings.mlp_min
     if not value > limit:
         raise CheckFailed(f"validation accuracy {value:.1%}, must be above {limit:.0%}")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reference.two_layernet import PARAM_NAMES
+from reference.hlcv_ex2.two_layernet import PARAM_NAMES
 
 Params = dict[str, np.ndarray]
 LossFn = Callable[[Params, np.ndarray, np.ndarray, float], tuple[float, Params]]

@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import TORCH_FILE, TORCH_MODULE, reference_mlp
 
 from grader.engine.compare import CheckFailed, as_array, as_dict, as_float
+
+from .fixtures import TORCH_FILE, TORCH_MODULE, reference_mlp
 
 pytestmark = pytest.mark.needs(TORCH_FILE)
 
