@@ -11,6 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .example import MISTAKES, write_example
+
+__all__ = ["MISTAKES", "Settings", "check_reference", "write_example"]
+
 
 class Settings(BaseModel):
     """The ``[settings]`` table of ``assignment.toml``: tolerances, thresholds and the accuracy mode."""
