@@ -91,5 +91,5 @@ def load_hyperparams(path: Path) -> Hyperparams:
         return Hyperparams.model_validate(_floats(raw))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "hyperparams.json"
-        raise HyperparamError(f"invalid hyperparameter {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) or "content"
+        raise HyperparamError(f"hyperparams.json: invalid {where}: {first['msg']}") from None
