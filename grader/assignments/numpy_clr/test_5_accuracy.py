@@ -7,6 +7,7 @@ never enter the sandbox.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,23 @@ INIT_SEED = 0
 RUNS = {"config1": "C1_", "final": ""}
 
 
+@functools.lru_cache(maxsize=1)
+def _splits(folder: Path, signature: tuple) -> tuple[CifarColumns, CifarColumns]:
+    """Both data sets, kept for the next grading in this process (a class is graded against one
+    data set; reading and standardising it takes longer than most checks). ``signature`` (the batch
+    files' sizes and modification times) makes a changed data set load again."""
+    del signature
+    sets = cifar_splits(folder)
+    for data in sets:
+        for array in vars(data).values():
+            array.setflags(write=False)  # shared by every grading in this process
+    return sets
+
+
+def _signature(folder: Path) -> tuple:
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()))
+
+
 @pytest.fixture(scope="module")
 def cifar(settings, data_dir, training_data_dir) -> dict[str, CifarColumns]:
     """Both runs' data sets; their training and validation parts written for the sandbox to map."""
@@ -34,7 +52,8 @@ def cifar(settings, data_dir, training_data_dir) -> dict[str, CifarColumns]:
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
     try:
-        first, final = cifar_splits(Path(data_dir))
+        folder = Path(data_dir).resolve()
+        first, final = _splits(folder, _signature(folder))
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
     sets = {"config1": first, "final": final}
