@@ -4,16 +4,24 @@ Module map. The trust boundary runs between ``boundary/`` (trusted, in the grade
 ``worker/`` (the only code that runs inside a sandbox, next to the student's files).
 
 - ``cli/``: the ``grade`` command line: subcommands, shared options, exit codes, terminal output.
-- ``engine/``: grading one submission: intake (``intake``), assignment packs (``packs``), the rubric
-  runner (``rubric``), value checks (``compare``) and the end-to-end ``grading``.
+- ``engine/``: grading one submission: intake (``intake``, tar archives in ``tar_intake``), assignment
+  packs (``packs``; ``validate`` and ``scaffold`` for ``grade pack``), the data sets they need
+  (``datasets``), the rubric runner (``rubric``), value checks (``compare``), time budgets
+  (``budget``), the grading secret the checks' inputs derive from (``secret``) and the end-to-end
+  ``grading``.
 - ``pack``: the one public module assignment-pack authors import from.
 - ``assignments/``: the built-in assignment packs (checks and mistake catalogues; trusted).
-- ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``) and the
-  ``student`` proxy that checks use to call into a submission.
+- ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``), bounded decoding
+  of replies (``decode``) and the ``student`` proxy that checks use to call into a submission.
 - ``worker/``: the sandboxed worker (standard library, numpy and torch only).
-- ``sandbox/``: how workers are isolated (docker, bwrap, process) and the Docker image.
-- ``batch/``: class grading: rosters, jobs, executors (local or Dask), parallel slots, progress.
-- ``report/``: class reports (gradebook, HTML, feedback) from a folder of results.
+- ``sandbox/``: how workers are isolated (docker, bwrap, process), the Docker image, what a bwrap
+  worker may see (``allowlist``), the bwrap seccomp filter (``seccomp``) and cgroups (``cgroup``),
+  and one sandbox uid per grading (``uids``).
+- ``batch/``: class grading: rosters, LMS downloads (``lms``), jobs, executors (local or Dask), parallel
+  slots, progress, code fingerprints for duplicates (``similarity``).
+- ``report/``: class reports (gradebook, HTML, feedback, LMS gradebooks in ``lms``) from a folder of
+  results.
+- ``gradescope_kit``: the Gradescope autograder zip.
 - ``writers/``: result formats (JSON, Gradescope, JUnit, Markdown).
 - ``results``: the result schema every output is written from.
 """

@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 Status = Literal["passed", "failed", "error", "skipped"]
-Visibility = Literal["visible", "hidden", "after_due_date"]
+Visibility = Literal["visible", "hidden", "after_due_date", "after_published"]
 GradeStatus = Literal["graded", "rejected", "error"]
 
 SCHEMA_VERSION = 1
@@ -141,6 +141,12 @@ class GradeResult(_Model):
     timings: dict[str, NonNegative] = Field(default_factory=dict, description="Phase name -> seconds.")
     versions: dict[str, str] = Field(default_factory=dict, description="python, numpy, torch, ...")
     output: Log = Field(default="", description="A log for the student.")
+    secret_fingerprint: str = Field(
+        default="",
+        pattern=r"^([0-9a-f]{16})?$",
+        description="One-way digest of the grading secret the checks' inputs were derived from "
+        "(empty in results written before it was recorded).",
+    )
 
     @model_validator(mode="after")
     def _check_totals(self) -> GradeResult:
@@ -178,7 +184,9 @@ class GradeResult(_Model):
         """Return a freshly validated copy; raises ValueError if the object was edited into a bad state."""
         return type(self).model_validate(self.model_dump())
 
-    def student_view(self, *, hide: Sequence[Visibility] = ("hidden", "after_due_date")) -> GradeResult:
+    def student_view(
+        self, *, hide: Sequence[Visibility] = ("hidden", "after_due_date", "after_published")
+    ) -> GradeResult:
         """Return a copy in which checks whose visibility is in `hide` reveal nothing but title and points.
 
         Their feedback becomes "Hidden check.", the diagnosis is dropped and the duration set to 0 (a

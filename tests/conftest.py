@@ -30,3 +30,13 @@ def grading_sandbox() -> Sandbox:
     if os.environ.get("BACKPROP_GRADER_REQUIRE_BWRAP") == "1":
         pytest.fail(f"BACKPROP_GRADER_REQUIRE_BWRAP=1 but {message}")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def grading_secret_file(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep the grading secret the tests create out of the home folder (one per test session)."""
+    from grader.engine.secret import SECRET_ENV, SECRET_FILE_ENV
+
+    if os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV):
+        return
+    os.environ[SECRET_FILE_ENV] = str(tmp_path_factory.mktemp("secret") / "secret")

@@ -45,7 +45,8 @@ def _summary(out: Path) -> BatchSummary:
 
 
 def _result_files(out: Path) -> dict[str, Path]:
-    return {p.stem: p for p in out.glob("*.json") if p.name != SUMMARY_NAME}
+    # The batch's own files (summary, code fingerprints) start with "_", which no student id can.
+    return {p.stem: p for p in out.glob("*.json") if not p.name.startswith("_")}
 
 
 def _identity(path: Path) -> tuple[int, int, bytes]:

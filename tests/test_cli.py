@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from junit_schema import violations
 from sandbox_backends import require_backend, wait_until_gone
 
 from grader.cli.app import main
@@ -110,6 +111,40 @@ def test_an_unavailable_sandbox_exits_3_without_a_result(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []  # nor a temporary file beside it
 
 
+@pytest.mark.parametrize(
+    "where, says",
+    [
+        ("missing-folder/results.json", "does not exist"),
+        (".", "is a folder"),
+        ("/proc/results.json", "cannot write in /proc"),
+    ],
+)
+def test_an_unwritable_out_is_refused_before_grading(tmp_path: Path, where: str, says: str) -> None:
+    out = Path(where) if where.startswith("/") else tmp_path / where
+    result = invoke("run", str(TEMPLATE), "--out", str(out))
+    assert result.exit_code == 2
+    line = one_line_error(result.stderr)
+    assert "--out" in line and says in line
+    assert "Grading" not in result.stderr  # refused before grading started
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("words, expected", [("grade ba", "batch"), ("grade run --sa", "--sandbox")])
+def test_shell_completion_as_the_readme_documents_it(words: str, expected: str) -> None:
+    """The README's completion lines rely on click's ``_GRADE_COMPLETE`` protocol; ask it as bash does."""
+    assert "_GRADE_COMPLETE=bash_source grade" in (REPO / "README.md").read_text(encoding="utf-8")
+    env = dict(os.environ, _GRADE_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(len(words.split()) - 1))
+    done = subprocess.run(
+        [sys.executable, "-c", "from grader.cli import main; main(prog_name='grade')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"plain,{expected}" in done.stdout.splitlines()
+
+
 # --------------------------------------------------------------------------- grading runs
 
 
@@ -177,6 +212,24 @@ def demo_run(runs_dir: Path) -> Graded:
     return done, load_result(out)
 
 
+@pytest.fixture(scope="module")
+def stdout_run(runs_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``grade run TEMPLATE --out -``: the result on standard output."""
+    return grade("run", str(TEMPLATE), "--sandbox", "bwrap", "--slot", str(SLOT), "--out", "-", cwd=runs_dir)
+
+
+@pytest.mark.sandbox
+def test_out_dash_writes_the_result_to_stdout_and_the_rest_to_stderr(
+    stdout_run: subprocess.CompletedProcess[str], template_run: Graded, runs_dir: Path
+) -> None:
+    assert stdout_run.returncode == 0, stdout_run.stderr
+    result = GradeResult.model_validate_json(stdout_run.stdout)  # nothing but the result on stdout
+    assert [check.name for check in result.tests] == [check.name for check in template_run[1].tests]
+    assert result.score == template_run[1].score
+    assert "Total:" in stdout_run.stderr and "Result written to" not in stdout_run.stderr
+    assert not (runs_dir / "-").exists()
+
+
 @pytest.mark.sandbox
 def test_run_writes_a_result_and_says_where(template_run: Graded) -> None:
     done, result = template_run
@@ -229,6 +282,7 @@ def test_grading_without_the_run_word(junit_run: Written) -> None:
 def test_junit_output_parses(junit_run: Written, template_run: Graded) -> None:
     _, out = junit_run
     result = template_run[1]
+    assert violations(out.read_bytes()) == []  # junit-10.xsd
     root = ET.parse(out).getroot()
     assert root.tag == "testsuites"
     cases = list(root.iter("testcase"))
@@ -257,7 +311,10 @@ def test_gradescope_output_parses(gradescope_run: Written, template_run: Graded)
     assert data["score"] == result.score
     assert len(data["tests"]) == len(result.tests)
     assert sum(test["max_score"] for test in data["tests"]) == result.max_score
-    assert {test["status"] for test in data["tests"]} <= {"passed", "failed"}
+    assert {test["status"] for test in data["tests"] if "status" in test} <= {"passed", "failed"}
+    # A check that did not run (no CIFAR-10 here) is neither passed nor failed: it has no status.
+    not_run = [check.title for check in result.tests if check.status == "skipped"]
+    assert [test["name"] for test in data["tests"] if "status" not in test] == not_run
 
 
 @pytest.mark.sandbox
@@ -274,5 +331,7 @@ def test_demo_passes_every_numeric_check(demo_run: Graded) -> None:
 
 
 @pytest.mark.sandbox
-def test_no_process_survives_the_runs(template_run: Graded, junit_run: Written, markdown_run: Written) -> None:
+def test_no_process_survives_the_runs(
+    template_run: Graded, junit_run: Written, markdown_run: Written, stdout_run: subprocess.CompletedProcess[str]
+) -> None:
     assert wait_until_gone(SLOT) == []

@@ -6,9 +6,12 @@ every expected number below is worked out from the checks listed here, not taken
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -19,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from classroom import run_grade
+from click.testing import CliRunner
 
 from grader.batch.run import SUMMARY_NAME, BatchItem, BatchSummary
+from grader.cli.app import main
 from grader.report.gradebook import render_gradebook
 from grader.results import CheckResult, GradeResult, write_atomic
 
@@ -176,11 +181,20 @@ def test_html_report_is_self_contained_and_shows_student_text_literally(report: 
     page = (report / "report.html").read_text(encoding="utf-8")
     parsed = _Structure()
     parsed.feed(page)
-    assert not {"script", "link", "img", "iframe", "object", "embed"} & set(parsed.tags)
-    assert not [a for a in parsed.attributes if a in ("src", "href") or a.startswith("on")]
+    assert not {"link", "img", "iframe", "object", "embed"} & set(parsed.tags)
+    assert not [a for a in parsed.attributes if a == "src" or a.startswith("on")]
     assert parsed.tags.count("svg") == 2  # distribution and pass rates, inline
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert SCRIPT in "".join(parsed.text)  # shown as text, exactly as the student wrote it
+    # One script, the table sorter, allowed by its hash and nothing else; links only to feedback files.
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert parsed.tags.count("script") == len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode("utf-8")).digest()).decode()
+    assert re.search(r"script-src 'sha256-([^']+)'", page).group(1) == digest
+    assert "'unsafe-inline'" not in re.search(r"script-src[^;\"]*", page).group(0)
+    links = re.findall(r"href='([^']*)'", page)
+    assert links == [f"feedback/{sid}.md" for sid in ("alice", "bob", "carol")]  # graded ones, in the heat map
+    assert all((report / link).is_file() for link in links)
 
 
 def _section(page: str, anchor: str) -> str:
@@ -199,9 +213,21 @@ def test_html_report_sections_say_what_happened_in_the_class(report: Path) -> No
     assert "Forward pass</td><td>test_forward</td><td class='num'>4.0</td><td class='num'>2</td>" in checks
     assert "<td class='num'>67%</td>" in checks and checks.count("<td class='num'>33%</td>") == 2
     assert "1 rejected or errored submissions are not counted" in checks
+    # Backprop: bob full marks, carol partial credit (2.5 of 6), alice none; mean (6 + 2.5 + 0) / 3.
+    backprop = "".join(f"<td class='num'>{v}</td>" for v in ("6.0", 1, 1, 1, 0, "2.83", "33%"))
+    assert "<td>Backprop</td><td>test_backprop</td>" + backprop in checks
+    counted = _section(page, "counted")
+    assert "4 results: 3 graded, 1 rejected (not taken in), 0 grader errors; 1 submissions failed to grade" in counted
+    heat = _section(page, "heatmap")
+    assert "<a href='feedback/carol.md'>carol</a>" in heat and "dave" not in heat
+    assert "data-sort='2.5' title='Backprop: failed'>2.5</td>" in heat  # partial credit, its own colour
     mistakes = _section(page, "mistakes")
-    assert "<td>missing 1/N</td><td>Backprop</td><td class='num'>2</td>" in mistakes
-    assert "<td>reg*W instead of 2*reg*W</td><td>Hidden gradients</td><td class='num'>1</td>" in mistakes
+    assert "<td>missing 1/N</td><td>Backprop</td><td class='num'>2</td><td>alice, carol</td>" in mistakes
+    assert "<td>reg*W instead of 2*reg*W</td><td>Hidden gradients</td><td class='num'>1</td><td>alice</td>" in mistakes
+    assert (
+        "<td>carol</td><td class='num'>2.5</td><td class='num'>18.0</td><td>graded</td><td class='num'>40.0</td>"
+        in (_section(page, "students"))
+    )
     problems = _section(page, "problems")
     assert (
         "<td>erin</td><td>failed to grade</td><td class='num'>all</td><td>KilledWorker: workers died</td>" in problems
@@ -230,10 +256,28 @@ def test_feedback_files_show_points_but_not_hidden_details(report: Path) -> None
     assert "<script>" not in carol and "&lt;script&gt;" in carol
 
 
-def test_report_of_an_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
-    done = run_grade("report", str(tmp_path))
-    assert done.returncode == 2
-    assert "no result files" in done.stderr
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({}, "is empty; grade a class first"),
+        ({"alice.zip": b"PK", "bob/two_layernet.py": b"x = 1\n"}, "holds submissions, not results"),
+        ({"alice.json": b'{"score": "full"}'}, "no readable result in"),
+        ({"notes.txt": b"hello"}, "no result files (<student_id>.json"),
+    ],
+    ids=["empty", "submissions", "broken-results", "other-files"],
+)
+def test_report_of_a_folder_without_results_writes_nothing_and_says_why(
+    tmp_path: Path, content: dict[str, bytes], says: str
+) -> None:
+    for name, data in content.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    done = CliRunner().invoke(main, ["report", str(tmp_path)], prog_name="grade")
+    assert done.exit_code == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], done.stderr
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no report folder
 
 
 # -- in a real browser ------------------------------------------------------------------------------
@@ -309,5 +353,5 @@ def test_report_renders_in_a_real_browser(report: Path, tmp_path: Path) -> None:
     dom = _headless(browser, "--dump-dom", page)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "<title>Class report: hlcv-ex2</title>" in dom.stdout  # the student's script did not retitle it
-    assert "<script" not in dom.stdout and "<img" not in dom.stdout
+    assert dom.stdout.count("<script") == 1 and "<img" not in dom.stdout  # only the table sorter
     assert '&lt;script&gt;document.title="pwned"&lt;/script&gt;' in dom.stdout

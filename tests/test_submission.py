@@ -519,11 +519,12 @@ def test_not_a_zip(dest: Path, tmp_path: Path) -> None:
     assert refuse(fake, dest) == "not a zip file: submission.zip"
 
 
-@pytest.mark.parametrize("content", [b"", b"\x1f\x8b\x08\x00 a gzip header"])
+@pytest.mark.parametrize("content", [b"", b"Rar!\x1a\x07\x01\x00 a rar header"])
 def test_other_files_are_not_zips(content: bytes, dest: Path, tmp_path: Path) -> None:
-    other = tmp_path / "submission.tar.gz"
+    # .tar, .tar.gz and .tgz are archives too (tests/test_tar_intake.py); anything else must be a zip.
+    other = tmp_path / "submission.rar"
     other.write_bytes(content)
-    assert refuse(other, dest) == "not a zip file: submission.tar.gz"
+    assert refuse(other, dest) == "not a zip file: submission.rar"
 
 
 def test_empty_zip(dest: Path, tmp_path: Path) -> None:

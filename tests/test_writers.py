@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 import pytest
+from junit_schema import violations
 
 from grader.cli.console import format_summary
 from grader.results import HIDDEN_OUTPUT, CheckResult, GradeResult
@@ -139,9 +140,9 @@ def test_gradescope_has_the_documented_shape():
     assert "Graded 5 checks." in data["output"]
     assert len(data["tests"]) == 5
     for test in data["tests"]:
-        assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(test)
+        assert {"name", "score", "max_score", "output", "visibility"} <= set(test)
         assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
-        assert test["status"] in ("passed", "failed")
+        assert test.get("status", "not run") in ("passed", "failed", "not run")
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
         assert test["output_format"] == "text"
     assert math.fsum(t["score"] for t in data["tests"]) == data["score"]
@@ -153,13 +154,65 @@ def test_gradescope_names_titles_and_keeps_ids_in_tags():
     assert first["tags"] == ["test_loss.py::test_toy_loss", "loss"]
 
 
-def test_gradescope_maps_error_and_skipped_to_failed_with_reason():
+def test_gradescope_maps_error_to_failed_and_leaves_skipped_without_a_status():
     tests = json.loads(render(make_result(), "gradescope"))["tests"]
     skipped = tests[4]
-    assert skipped["status"] == "failed" and skipped["score"] == 0
-    assert skipped["output"] == "Skipped: torch part not submitted"
+    assert "status" not in skipped and skipped["score"] == 0  # neither passed nor failed: it did not run
+    assert skipped["output"] == "Not run: torch part not submitted"
     assert tests[2]["status"] == "failed" and tests[2]["output"].startswith("Error")
     assert tests[1]["output"].startswith("Likely mistake: gradients summed over the batch")
+
+
+def test_gradescope_skipped_checks_drop_the_command_line_hint():
+    result = GradeResult.build(
+        tests=[
+            CheckResult(
+                name="test_5_accuracy.py::test_mlp_accuracy",
+                title="PyTorch MLP: CIFAR-10 validation accuracy > 48%",
+                score=0,
+                max_score=5,
+                status="skipped",
+                output="CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR",
+            )
+        ],
+        **make_result().model_dump(exclude={"tests", "score", "max_score"}),
+    )
+    test = json.loads(render(result, "gradescope"))["tests"][0]
+    assert test["output"] == "Not run: CIFAR-10 is not available"
+
+
+def test_gradescope_leaderboard_numbers_and_after_published():
+    checks = [
+        CheckResult(
+            name="test_5_accuracy.py::test_two_layer_accuracy",
+            title="Two-layer net: CIFAR-10 validation accuracy > 48%",
+            score=5,
+            max_score=5,
+            status="passed",
+            output="validation accuracy 51.3% on 1000 images (measured by the grader)",
+            tags=["training"],
+        ),
+        CheckResult(
+            name="test_1_forward.py::test_toy_loss",
+            title="Toy loss",
+            score=0.1 + 0.2,  # 0.30000000000000004
+            max_score=6,
+            status="failed",
+            output="loss 1.303787891330000000000000000000000000000000012 expected 1.30378789133",
+            visibility="after_published",
+        ),
+    ]
+    result = GradeResult.build(tests=checks, **make_result().model_dump(exclude={"tests", "score", "max_score"}))
+    data = json.loads(render(result, "gradescope"))
+    assert data["leaderboard"] == [
+        {"name": "Two-layer net: CIFAR-10 validation accuracy > 48%", "value": 51.3, "order": "desc"}
+    ]
+    toy = data["tests"][1]
+    assert toy["score"] == 0.3 and data["score"] == 5.3
+    assert toy["output"] == "loss 1.30378789133 expected 1.30378789133"
+    assert toy["visibility"] == "after_published"
+    # Gradescope holds after_published tests back itself; the other formats redact them.
+    assert "1.30378789133" not in render(result, "markdown")
 
 
 def test_gradescope_hides_hidden_checks_but_leaves_due_date_to_gradescope():
@@ -196,12 +249,12 @@ def test_junit_parses_and_counts_add_up():
         assert int(node.get("tests")) == len(cases) == 5
         assert int(node.get("failures")) == outcome["failure"] == 2
         assert int(node.get("errors")) == outcome["error"] == 1
-        assert int(node.get("skipped")) == outcome["skipped"] == 1
         assert float(node.get("time")) == pytest.approx(9.75)
+    assert int(suite.get("skipped")) == outcome["skipped"] == 1  # the schema counts skips per suite only
 
 
 def test_junit_structure_is_what_ci_tools_read():
-    # Hand-check of the JUnit XSD structure: which elements go where, with which attributes.
+    # Which elements go where, with which attributes: the rules of junit-10.xsd (tests/junit_schema.py).
     root = ET.fromstring(render(make_result(), "junit").encode("utf-8"))
     suite = root.find("testsuite")
     assert {"name", "tests", "failures", "errors", "skipped", "time", "timestamp"} <= set(suite.attrib)
@@ -209,22 +262,61 @@ def test_junit_structure_is_what_ci_tools_read():
     assert [c.tag for c in suite] == ["properties"] + ["testcase"] * 5 + ["system-out"]
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert float(props["score"]) == 7.5 and float(props["max_score"]) == 23.0
+    # Per-check points where the schema allows them: suite properties, and each case's system-out.
+    assert props["points.test_loss.py::test_toy_loss"] == "4.0/4.0"
+    assert props["points.test_grad.py::test_toy_grads"] == "1.5/6.0"
     for case in suite.findall("testcase"):
         assert set(case.attrib) == {"classname", "name", "time"}
         float(case.get("time"))
         children = [c.tag for c in case]
-        assert children[0] == "properties"
-        assert set(children[1:]) <= {"failure", "error", "skipped"}
-        for child in case[1:]:
+        assert children[-1] == "system-out" and case[-1].text.startswith("points: ")
+        assert set(children[:-1]) <= {"failure", "error", "skipped"} and len(children) <= 2
+        for child in case[:-1]:
             assert child.get("message")
-        assert all(p.tag == "property" and set(p.attrib) == {"name", "value"} for p in case[0])
     first = suite.find("testcase")
     assert first.get("classname") == "hlcv-ex2.test_loss" and first.get("name") == "Toy loss | batch `mean`"
-    assert {p.get("name"): p.get("value") for p in first.find("properties")} == {
-        "id": "test_loss.py::test_toy_loss",
-        "score": "4.0",
-        "max_score": "4.0",
-    }
+    assert first.find("system-out").text == "points: 4.0 / 4.0"
+
+
+@pytest.mark.parametrize("include_hidden", [False, True])
+def test_junit_is_valid_against_junit_10_xsd(include_hidden: bool):
+    assert violations(render(make_result(), "junit", include_hidden=include_hidden)) == []
+
+
+def test_the_schema_checker_catches_what_the_schema_forbids():
+    # What a JUnit writer commonly emits and junit-10.xsd does not allow: the checker must say so.
+    bad = (
+        '<testsuites skipped="1"><testsuite name="a" tests="1" failures="0">'
+        '<testcase name="t" file="x.py" line="3"><properties/></testcase></testsuite></testsuites>'
+    )
+    found = "\n".join(violations(bad))
+    assert "/testsuites: attributes ['skipped'] are not allowed" in found
+    assert "required attributes ['errors'] are missing" in found
+    assert "attributes ['file', 'line'] are not allowed" in found
+    assert "<properties> may not appear in <testcase>" in found
+    assert violations('<testsuites time="1.5s"/>') == ["/testsuites: time '1.5s' does not match SUREFIRE_TIME"]
+
+
+def test_a_failure_in_the_students_code_points_at_the_file_and_line():
+    located = CheckResult(
+        name="test_1_forward.py::test_toy_scores",
+        title="Toy problem: class probabilities",
+        score=0,
+        max_score=7,
+        status="failed",
+        output="your code raised ValueError: shapes do not match (two_layernet.py, line 89, in loss)",
+    )
+    result = make_result()
+    result = GradeResult.build(
+        tests=[located, *result.tests], **result.model_dump(exclude={"tests", "score", "max_score"})
+    )
+    text = render(result, "junit")
+    assert violations(text) == []
+    case = ET.fromstring(text.encode("utf-8")).find("testsuite/testcase")
+    assert case.get("classname") == "two_layernet.py"
+    assert case.find("failure").text.splitlines()[0] == "two_layernet.py:89"
+    # A failure without a location keeps the rubric's grouping.
+    assert ET.fromstring(text.encode("utf-8")).findall("testsuite/testcase")[2].get("classname") == "hlcv-ex2.test_grad"
 
 
 def test_junit_keeps_hostile_text_as_text_and_drops_invalid_characters():

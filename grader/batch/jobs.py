@@ -18,13 +18,13 @@ import threading
 import time
 from pathlib import Path, PurePosixPath
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from grader.batch.slots import lease_slot
 from grader.engine.grading import GradeOptions, _raw_sha256, grade, grade_rejected
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment
 from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox.uids import lease_uid_slot
 
 
 class Job(BaseModel):
@@ -48,6 +48,9 @@ class JobSettings(BaseModel):
     sandbox: str = "auto"
     #: CIFAR-10 on the grading host; None lets the worker use its own BACKPROP_GRADER_DATA_DIR.
     data_dir: Path | None = None
+    #: The grading secret, loaded once by the batch client so every host derives the same inputs;
+    #: empty lets the grading host use its own (``grader.engine.secret``).
+    secret: SecretStr = SecretStr("")
 
 
 class JobOutcome(BaseModel):
@@ -100,10 +103,14 @@ def run_job(job: Job, settings: JobSettings) -> JobOutcome:
     and :class:`grader.batch.slots.NoFreeSlot` when every slot is in use; anything a submission does ends up
     in the result instead.
     """
-    with _ONE_AT_A_TIME, lease_slot() as slot:
+    with _ONE_AT_A_TIME, lease_uid_slot() as slot:
         start = time.monotonic()
         options = GradeOptions(
-            assignment=settings.assignment, sandbox=_sandbox(settings.sandbox), data_dir=settings.data_dir, slot=slot
+            assignment=settings.assignment,
+            sandbox=_sandbox(settings.sandbox),
+            data_dir=settings.data_dir,
+            slot=slot,
+            secret=settings.secret.get_secret_value() or None,
         )
         if job.rejection is not None:
             result = grade_rejected(job.rejection, job.sha256, options)

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from grader import __version__
 from grader.batch.executors import Executor
@@ -37,6 +37,7 @@ from grader.batch.jobs import Job, JobOutcome, JobSettings, prepare
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterEntry
 from grader.engine.packs import Assignment, resolve_assignment
+from grader.engine.secret import fingerprint, load_secret
 from grader.results import GradeResult, GradeStatus, OneLine, load_result, write_atomic
 
 SUMMARY_NAME = "_batch-summary.json"
@@ -94,8 +95,9 @@ def result_path(out: Path, student_id: str) -> Path:
     return out / f"{student_id}.json"
 
 
-def is_current(result: GradeResult, job: Job, assignment: Assignment) -> str | None:
-    """None when ``result`` is a grade of this exact submission by this grader; otherwise why not."""
+def is_current(result: GradeResult, job: Job, assignment: Assignment, secret_fingerprint: str = "") -> str | None:
+    """None when ``result`` is a grade of this exact submission by this grader under this grading
+    secret (its fingerprint); otherwise why not."""
     if result.status == "error":
         return "the last grading failed"
     if result.submission_sha256 != job.sha256:
@@ -104,6 +106,10 @@ def is_current(result: GradeResult, job: Job, assignment: Assignment) -> str | N
         return f"assignment {result.assignment} {result.assignment_version} -> {assignment.id} {assignment.version}"
     if result.grader_version != __version__:
         return f"grader {result.grader_version} -> {__version__}"
+    if secret_fingerprint and result.secret_fingerprint != secret_fingerprint:
+        # The checks' inputs derive from the secret: a result under another (or no recorded) secret
+        # was graded on other inputs.
+        return "the grading secret changed"
     return None
 
 
@@ -162,6 +168,9 @@ def run_batch(
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
     assignment = resolve_assignment(settings.assignment)
+    if not settings.secret.get_secret_value():
+        settings = settings.model_copy(update={"secret": SecretStr(load_secret())})
+    secret_fingerprint = fingerprint(settings.secret.get_secret_value())
     out.mkdir(parents=True, exist_ok=True)
     items: list[BatchItem] = []
     interrupted = False
@@ -179,7 +188,7 @@ def run_batch(
                     entry = next(pending, None)
                     if entry is None:
                         break
-                    item, job, reason = _plan(entry, out, assignment, force)
+                    item, job, reason = _plan(entry, out, assignment, force, secret_fingerprint)
                     if job is None:
                         items.append(item)
                         progress.advance(entry.student_id, _describe(item), worked=False)
@@ -221,7 +230,9 @@ def run_batch(
     return summary
 
 
-def _plan(entry: RosterEntry, out: Path, assignment: Assignment, force: bool) -> tuple[BatchItem, Job | None, str]:
+def _plan(
+    entry: RosterEntry, out: Path, assignment: Assignment, force: bool, secret_fingerprint: str = ""
+) -> tuple[BatchItem, Job | None, str]:
     """Take the submission in and decide: skip it, grade it (and why), or record that it failed."""
     base = BatchItem(student_id=entry.student_id, path=str(entry.path), outcome="skipped")
     target = result_path(out, entry.student_id)
@@ -246,7 +257,7 @@ def _plan(entry: RosterEntry, out: Path, assignment: Assignment, force: bool) ->
         return base, job, "forced"
     if existing is None:
         return base, job, f"unreadable earlier result ({unreadable})"
-    why = is_current(existing, job, assignment)
+    why = is_current(existing, job, assignment, secret_fingerprint)
     if why is not None:
         return base, job, why
     skipped = base.model_copy(

@@ -10,6 +10,7 @@ handles say so.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 import selectors
 import signal
@@ -17,16 +18,21 @@ import threading
 import time
 from typing import Any
 
+from grader.boundary.decode import MAX_REPLY_BYTES, SubmissionValueError, check_reply_size, decode_reply
 from grader.sandbox.base import LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.worker import protocol
 
 #: How much of what the student prints is kept per check; the rest is read and dropped.
 OUTPUT_CAP_BYTES = 1024 * 1024
 START_TIMEOUT_S = 60.0
+#: How often a worker that fails before running any student code is started again.
+START_ATTEMPTS = 3
+START_RETRY_DELAY_S = 0.5
 
 
 class WorkerFailure(Exception):
-    """The worker could not answer: ``kind`` is crash, timeout, protocol, exception or unavailable."""
+    """The worker could not answer. ``kind``: crash, timeout, protocol, exception, value or budget (the
+    submission's doing); unavailable or grader (the grading machine's: never the submission's fault)."""
 
     def __init__(self, kind: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -108,6 +114,11 @@ class WorkerSession:
         self._orphan_output = ""
         self._limit_s = START_TIMEOUT_S
         self.starts = 0
+        #: Values received from the submission so far (a check that got none cannot blame one).
+        self.replies = 0
+        #: The running check's time budget (``grader.engine.budget.CheckBudget``), or None: every
+        #: request's time limit is shortened to what the budget has left.
+        self.budget: Any = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -117,8 +128,33 @@ class WorkerSession:
         return self._generation
 
     def _ensure_started(self, timeout: float) -> _Live:
+        """The live worker, started if needed.
+
+        No student code runs before the worker says it is ready (the shim imports the submission only
+        when asked), so a worker that cannot start or dies before that is the grading machine's fault
+        (a sandbox that failed, a host limit another grading exhausted): it is tried again, and if it
+        still fails the failure is of kind ``grader``, never blamed on the submission.
+        """
         if self._live is not None:
             return self._live
+        problems: list[str] = []
+        for attempt in range(START_ATTEMPTS):
+            if attempt:
+                time.sleep(START_RETRY_DELAY_S * attempt)
+            earlier_output = self._orphan_output
+            try:
+                return self._start_once(timeout)
+            except WorkerFailure as exc:
+                problems.append(str(exc))
+                # What a worker that failed to start printed is the sandbox's, not the submission's.
+                self._orphan_output = earlier_output
+        raise WorkerFailure(
+            "grader",
+            f"the grader could not start a worker after {START_ATTEMPTS} attempts ({problems[-1]}); "
+            "this is a fault of the grading machine, not of the submission: grade it again",
+        )
+
+    def _start_once(self, timeout: float) -> _Live:
         try:
             process = self.sandbox.start(self.spec)
         except SandboxUnavailable as exc:
@@ -168,6 +204,17 @@ class WorkerSession:
         :class:`WorkerFailure` after killing the worker for a crash, timeout or protocol error.
         """
         what = what or str(body.get("op"))
+        clipped = False
+        if self.budget is not None:
+            timeout, clipped = self.budget.clip(timeout)
+        try:
+            return self._request(body, timeout, what)
+        except WorkerFailure as exc:
+            if clipped and exc.kind == "timeout":
+                raise WorkerFailure("budget", self.budget.reason()) from None
+            raise
+
+    def _request(self, body: dict[str, Any], timeout: float, what: str) -> tuple[Any, dict[str, Any]]:
         live = self._ensure_started(timeout)
         request_id = self._next_id
         self._next_id += 1
@@ -175,21 +222,26 @@ class WorkerSession:
         payload = protocol.encode_value(body, blobs)
         deadline = time.monotonic() + timeout
         self._limit_s = timeout
-        try:
-            protocol.write_message(live.process.stdin, {"id": request_id, "body": payload}, blobs)
-        except (BrokenPipeError, OSError, ValueError):
-            self._fail(live, "crash", self._death_message(live, what))
+        message = io.BytesIO()
+        protocol.write_message(message, {"id": request_id, "body": payload}, blobs)
+        self._write_all(live, message.getbuffer(), deadline, what)
+        del message
         header, reply_blobs = self._read_message(live, deadline, what)
         if header.get("id") != request_id:
             self._fail(live, "protocol", f"the worker answered out of turn during {what}")
         if header.get("ok") is True:
             try:
-                reply = protocol.decode_value(header.get("body"), reply_blobs)
+                # The deadline covers decoding too: a reply is data the submission chose.
+                reply = decode_reply(header.get("body"), reply_blobs, deadline)
+            except SubmissionValueError as exc:
+                # The worker is in step and alive: only the value is wrong.
+                raise WorkerFailure("value", f"{what} returned {exc}") from None
             except protocol.ProtocolError as exc:
                 self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
             if not isinstance(reply, dict) or "value" not in reply:
                 self._fail(live, "protocol", f"the worker sent a malformed reply during {what}")
             value = reply.pop("value")
+            self.replies += 1
             return value, reply
         if header.get("ok") is False and isinstance(header.get("error"), dict):
             raise StudentException(header["error"])
@@ -205,13 +257,43 @@ class WorkerSession:
             count = protocol.header_array_count(header)
         except protocol.ProtocolError as exc:
             self._fail(live, "protocol", f"the worker sent an invalid reply during {what}: {exc}")
-        blobs = [self._read_frame(live, deadline, what) for _ in range(count)]
+        blobs: list[bytes] = []
+        total = 0
+        for _ in range(count):
+            blobs.append(self._read_frame(live, deadline, what, MAX_REPLY_BYTES - total))
+            total += len(blobs[-1])
         return header, blobs
 
-    def _read_frame(self, live: _Live, deadline: float, what: str) -> bytes:
+    def _write_all(self, live: _Live, data: memoryview, deadline: float, what: str) -> None:
+        """Write a whole request before ``deadline``: a worker that stops reading cannot block us.
+
+        The write runs in a helper thread because not every backend's stdin is a file descriptor one
+        could select on (Docker's is the attach socket, shared with its reader). On timeout the worker
+        is killed, which breaks the pipe or socket and so ends the blocked write.
+        """
+        errors: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                live.process.stdin.write(data)
+                live.process.stdin.flush()
+            except (OSError, ValueError) as exc:
+                errors.append(exc)
+
+        writer = threading.Thread(target=send, name="worker-request", daemon=True)
+        writer.start()
+        writer.join(max(0.0, deadline - time.monotonic()))
+        if writer.is_alive():
+            self._fail(live, "timeout", f"{what} did not finish within {self._limit_s:g} s (the request was not read)")
+        if errors:
+            self._fail(live, "crash", self._death_message(live, what))
+
+    def _read_frame(self, live: _Live, deadline: float, what: str, room: int = MAX_REPLY_BYTES) -> bytes:
         prefix = self._read_bytes(live, 4, deadline, what)
         try:
             length = protocol.frame_length(prefix)
+            if length > room:
+                check_reply_size([MAX_REPLY_BYTES + 1])
         except protocol.ProtocolError as exc:
             self._fail(live, "protocol", f"the worker broke the protocol during {what}: {exc}")
         return self._read_bytes(live, length, deadline, what)

@@ -71,9 +71,7 @@ class Student:
             "seed": seed,
         }
         handle, _ = self.session.request(body, self.timeout, what=f"{cls}(...)")
-        if type(handle) is not int:
-            raise WorkerFailure("protocol", "the worker returned an invalid object handle")
-        return Remote(self, handle, self.session.generation, cls)
+        return _remote(self, handle, cls)
 
     def call(
         self,
@@ -103,6 +101,39 @@ class Student:
             raise ValueError(f"read_weights reads {' or '.join(ops)} files, not {file!r}")
         value, _ = self.session.request({"op": op, "file": file}, self.timeout, what=f"reading {file}")
         return value
+
+    def call_object(
+        self, module: str, func: str, *args: Any, seed: int | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> Remote:
+        """Call the module-level function and keep its result in the worker (e.g. a trained model)."""
+        self._import(module)
+        body = {"op": "call", "module": module, "path": [func], "args": list(args), "kwargs": kwargs}
+        body.update(seed=seed, keep=True)
+        handle, _ = self.session.request(body, timeout or self.timeout, what=f"{func}(...)")
+        return _remote(self, handle, f"{func}(...)")
+
+    def autograd(
+        self,
+        module: str,
+        func: str,
+        *args: Any,
+        grad_output: Any = None,
+        wrt: tuple[int, ...] = (),
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """Call ``module.func`` (dotted: ``"Function.apply"``) on tensors made from ``args`` and
+        back-propagate ``grad_output``; returns ``{"value", "grads" (of args[wrt]), "param_grads"}``."""
+        self._import(module)
+        body = {"op": "autograd", "module": module, "path": func.split("."), "args": list(args)}
+        body.update(grad_output=grad_output, wrt=list(wrt), seed=seed)
+        value, _ = self.session.request(body, self.timeout, what=f"{func}(...)")
+        return value
+
+
+def _remote(student: Student, handle: Any, label: str) -> Remote:
+    if type(handle) is not int:
+        raise WorkerFailure("protocol", "the worker returned an invalid object handle")
+    return Remote(student, handle, student.session.generation, label)
 
 
 class Remote:
@@ -135,6 +166,24 @@ class Remote:
         body.update(count_lines=count_lines, as_tensor=as_tensor)
         return self._request(body, f"{self.label}.{method}(...)", timeout)
 
+    def call_object(
+        self, method: str, *args: Any, seed: int | None = None, timeout: float | None = None, **kwargs: Any
+    ) -> Remote:
+        """Call ``obj.method(...)`` and keep the result in the worker; ``"__getitem__", 0`` picks an item."""
+        body = {"op": "call", "path": [method], "args": list(args), "kwargs": kwargs, "seed": seed, "keep": True}
+        handle, _ = self._request(body, f"{self.label}.{method}(...)", timeout)
+        return _remote(self._student, handle, f"{self.label}.{method}(...)")
+
+    def autograd(
+        self, *args: Any, method: str = "forward", grad_output: Any = None, wrt: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        """Like :meth:`Student.autograd` for a method of this object; a torch module's parameter
+        gradients come back too (``param_grads``)."""
+        body = {"op": "autograd", "path": [method], "args": list(args)}
+        body.update(grad_output=grad_output, wrt=list(wrt))
+        value, _ = self._request(body, f"{self.label}.{method}(...)")
+        return value
+
     @property
     def ref(self) -> Ref:
         """Pass the object itself as an argument of another call (it never leaves the worker)."""
@@ -147,12 +196,12 @@ class Remote:
         value, _ = self._request({"op": "call", "path": ["forward"], "args": [x], "as_tensor": True}, "forward")
         return value
 
-    def get(self, *path: str) -> Any:
-        value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(path)}")
+    def get(self, *path: str | int) -> Any:
+        value, _ = self._request({"op": "get", "path": list(path)}, f"{self.label}.{'.'.join(map(str, path))}")
         return value
 
-    def set(self, *path: str, value: Any) -> None:
-        self._request({"op": "set", "path": list(path), "value": value}, f"setting {'.'.join(path)}")
+    def set(self, *path: str | int, value: Any) -> None:
+        self._request({"op": "set", "path": list(path), "value": value}, f"setting {'.'.join(map(str, path))}")
 
     def torch_layers(self) -> list[str]:
         value, _ = self._request({"op": "torch_layers"}, "listing layers")

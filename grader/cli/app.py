@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from grader import __version__
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.exits import EPILOG, ExitCode
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
 from grader.writers import FORMATS
 
 if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
     from grader.results import CheckResult, GradeResult
-
-from grader.cli.exits import EPILOG, ExitCode  # noqa: E402
 
 DEFAULT_OUT = {
     "json": "results.json",
@@ -37,6 +36,7 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 LAZY_COMMANDS = {
     "batch": ("grader.cli.batch", "batch_command", "Grade a class: folders of zips or folders, or a roster."),
     "check": ("grader.cli.selfcheck", "check_command", "Self-check a working copy with the visible checks."),
+    "gradescope": ("grader.cli.gradescope", "gradescope_group", "Build the autograder zip Gradescope runs."),
     "image": ("grader.sandbox.image", "image_group", "Build or inspect the Docker sandbox image."),
     "pack": ("grader.cli.pack", "pack_group", "Author and validate assignment packs."),
     "report": ("grader.cli.report", "report_command", "Gradebook, HTML report and feedback for a results folder."),
@@ -48,9 +48,14 @@ class DefaultCommandGroup(click.Group):
     :data:`LAZY_COMMANDS` are imported on first use."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Group options (``grade --no-color ...``) may come first; the subcommand is the next word.
+        lead = 0
+        while lead < len(args) and args[lead] == "--no-color":
+            lead += 1
+        rest = args[lead:]
         known = (*self.commands, *LAZY_COMMANDS, "--help", "-h", "--version")
-        if args and args[0] not in known:
-            args = ["run", *args]
+        if rest and rest[0] not in known:
+            args = [*args[:lead], "run", *rest]
         return super().parse_args(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -107,11 +112,12 @@ class DefaultCommandGroup(click.Group):
 
 @click.group(cls=DefaultCommandGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="backprop-grader")
+@no_color_option
 def main() -> None:
     """Grade hand-written backpropagation assignments in a sandbox.
 
     \b
-    grade SUBMISSION              grade a .zip, a folder or a git checkout
+    grade SUBMISSION              grade a .zip or .tar(.gz), a folder or a git checkout
     grade check [FOLDER]          self-check your work (visible checks only)
     grade demo                    grade the built-in example (the reference solution)
     grade schema                  print the JSON Schema of the result file
@@ -119,22 +125,33 @@ def main() -> None:
 
 
 def _progress() -> object:
-    """A per-check progress line on stderr (quiet when not a terminal: CI logs get plain lines)."""
-    stream = click.get_text_stream("stderr")
-    interactive = stream.isatty()
+    """A line on stderr as each check finishes, in colour on a terminal (plain lines in CI logs).
+
+    The stream is taken now, not at each call: the rubric runs with ``sys.stderr`` redirected (pytest's
+    own output is kept out of the terminal), and this progress must still reach the user.
+    """
+    from grader.cli.console import STATUS_COLOURS, wants_color
+    from grader.results import clean_text
+    from grader.writers._text import format_points
+
+    stream = sys.stderr
+    color = wants_color(stream)
+    interactive = bool(getattr(stream, "isatty", lambda: False)())
 
     def on_check(result: CheckResult) -> None:
         mark = {"passed": "ok", "failed": "FAIL", "error": "ERROR", "skipped": "skip"}[result.status]
-        line = f"  {mark:5} {result.title}"
-        if interactive:
-            click.echo("\r\x1b[2K" + line, err=True)
-        else:
-            click.echo(line, err=True)
+        points = f"{format_points(result.score)}/{format_points(result.max_score)}"
+        text = click.style(f"{mark:5}", fg=STATUS_COLOURS[result.status]) if color else f"{mark:5}"
+        line = f"  {text} {points:>9}  {clean_text(result.title or result.name, one_line=True)}"
+        # On a terminal, clear the line first: nothing half-written is left behind by an earlier line.
+        click.echo(("\r\x1b[2K" if interactive else "") + line, file=stream, color=color)
+        stream.flush()
 
     return on_check
 
 
 def _select_sandbox(name: str) -> object:
+    from grader.cli.console import warning
     from grader.sandbox import SandboxUnavailable, select_sandbox
 
     try:
@@ -144,14 +161,17 @@ def _select_sandbox(name: str) -> object:
         sys.exit(ExitCode.SANDBOX_UNAVAILABLE)
     for reason in sandbox.passed_over:
         click.echo(f"note: not using {reason}", err=True)
+    if sandbox.limits_note:
+        click.echo(f"note: {sandbox.limits_note}", err=True)
     if not sandbox.isolated:
         from grader.sandbox.process import WARNING
 
-        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+        warning(WARNING)
     return sandbox
 
 
 @main.command("run")
+@no_color_option
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @assignment_option
 @sandbox_option()
@@ -159,12 +179,17 @@ def _select_sandbox(name: str) -> object:
     "--out",
     type=click.Path(path_type=Path),
     default=None,
-    help="Result file [default: results.json, or results.xml / results.md by format].",
+    help="Result file, '-' for standard output [default: results.json, or results.xml / results.md by format].",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
 @data_dir_option()
 @click.option("--fail-under", type=float, default=None, help="Exit with status 1 when the score is lower.")
 @click.option("--quiet", is_flag=True, help="Print only the total.")
+@click.option(
+    "--include-hidden",
+    is_flag=True,
+    help="Keep hidden checks' feedback in gradescope/junit/markdown output (Gradescope shows them to staff only).",
+)
 @click.option(
     "--intake-limit",
     "intake_limits",
@@ -175,9 +200,9 @@ def _select_sandbox(name: str) -> object:
 @click.option(
     "--slot",
     type=click.IntRange(0, 999),
-    default=0,
+    default=None,
     hidden=True,
-    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT; concurrent graders need distinct slots.",
+    help="Sandbox slot: a root grader runs student code as uid 60000+SLOT (default: lease a free one).",
 )
 def run(
     submission: Path,
@@ -188,18 +213,24 @@ def run(
     data_dir: Path | None,
     fail_under: float | None,
     quiet: bool,
+    include_hidden: bool,
     intake_limits: tuple[str, ...],
-    slot: int,
+    slot: int | None,
 ) -> None:
-    """Grade one SUBMISSION: a .zip, a folder or a git checkout."""
+    """Grade one SUBMISSION: a .zip, .tar, .tar.gz or .tgz archive, a folder or a git checkout."""
+    from grader.cli.outfile import check_writable
     from grader.engine.grading import GradeOptions
+    from grader.engine.intake import IntakeLimits
 
     try:
-        from grader.engine.intake import IntakeLimits
-
         limits = IntakeLimits().with_overrides(intake_limits)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--intake-limit") from None
+    out = out or Path(DEFAULT_OUT[fmt])
+    check_writable(out)
+    found = checked_data_dir(assignment_id, data_dir)
+    if found and not quiet:
+        click.echo(f"Data: {found}", err=True)
     options = GradeOptions(
         assignment=assignment_id,
         sandbox=_select_sandbox(sandbox),
@@ -208,7 +239,7 @@ def run(
         intake_limits=limits,
         on_check=None if quiet else _progress(),
     )
-    _grade_and_report(submission, options, out or Path(DEFAULT_OUT[fmt]), fmt, fail_under, quiet)
+    _grade_and_report(submission, options, out, fmt, fail_under, quiet, include_hidden=include_hidden or None)
 
 
 def _grade_and_report(
@@ -219,24 +250,37 @@ def _grade_and_report(
     fail_under: float | None,
     quiet: bool,
     label: str | None = None,
+    include_hidden: bool | None = None,
 ) -> None:
     """Grade, write the result file, print the summary and exit with the documented status."""
-    from grader.cli.console import format_summary
+    from grader.cli.console import format_summary, wants_color
+    from grader.cli.outfile import is_stdout
     from grader.engine.grading import grade
-
-    if not quiet:
-        click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
-    result = grade(submission, options)
+    from grader.engine.secret import SecretError
     from grader.results import write_atomic
     from grader.writers import render
 
-    write_atomic(out, render(result, fmt))
-    if quiet:
-        click.echo(f"{result.score:g} / {result.max_score:g}")
+    if not quiet:
+        click.echo(f"Grading {label or submission} ({options.assignment}, sandbox {options.sandbox.name})", err=True)
+    try:
+        result = grade(submission, options)
+    except SecretError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+    # With --out - the result owns standard output; everything for people goes to standard error.
+    to_stdout = is_stdout(out)
+    if to_stdout:
+        click.echo(render(result, fmt, include_hidden=include_hidden), nl=False)
     else:
-        click.echo("")
-        click.echo(format_summary(result, color=sys.stdout.isatty()))
-        click.echo(f"Result written to {out}")
+        write_atomic(out, render(result, fmt, include_hidden=include_hidden))
+    if quiet:
+        click.echo(f"{result.score:g} / {result.max_score:g}", err=to_stdout)
+    else:
+        stream = sys.stderr if to_stdout else sys.stdout
+        click.echo("", err=to_stdout)
+        click.echo(format_summary(result, color=wants_color(stream)), err=to_stdout)
+        if not to_stdout:
+            click.echo(f"Result written to {out}")
     _exit_for(result, fail_under)
 
 
@@ -247,6 +291,7 @@ def _exit_for(result: GradeResult, fail_under: float | None) -> None:
 
 
 @main.command("demo")
+@no_color_option
 @assignment_option
 @sandbox_option()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-results.json"), show_default=True)
@@ -255,6 +300,7 @@ def demo(assignment_id: str, sandbox: str, out: Path, data_dir: Path | None) -> 
     """Grade a pack's example: its reference solution packed as a student submission."""
     import tempfile
 
+    from grader.cli.outfile import check_writable
     from grader.engine.grading import GradeOptions
     from grader.engine.packs import load_assignment
 
@@ -262,6 +308,10 @@ def demo(assignment_id: str, sandbox: str, out: Path, data_dir: Path | None) -> 
     write_example = assignment.hook("write_example")
     if write_example is None:
         raise click.UsageError(f"pack {assignment.id} has no example submission (no write_example in its __init__)")
+    check_writable(out)
+    found = checked_data_dir(assignment_id, data_dir)
+    if found:
+        click.echo(f"Data: {found}", err=True)
     options = GradeOptions(
         assignment=assignment_id, sandbox=_select_sandbox(sandbox), data_dir=data_dir, on_check=_progress()
     )

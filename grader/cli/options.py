@@ -66,3 +66,35 @@ def data_dir_option(
 ) -> Callable[[F], F]:
     """``--data-dir DIR``, also read from the environment."""
     return click.option("--data-dir", type=click.Path(path_type=Path), envvar=DATA_ENV, help=help)
+
+
+def checked_data_dir(assignment_id: str, data_dir: Path | None) -> str | None:
+    """Refuse (usage error, exit 2) a data folder that does not hold the assignment's data set.
+
+    Returns a description of what was found, or None when no folder was given or none is needed.
+    """
+    from grader.engine.datasets import DatasetError, check_data_dir
+    from grader.engine.packs import AssignmentError, load_assignment
+
+    try:
+        return check_data_dir(load_assignment(assignment_id), data_dir)
+    except (AssignmentError, DatasetError) as exc:
+        raise click.BadParameter(str(exc), param_hint="'--data-dir' / BACKPROP_GRADER_DATA_DIR") from None
+
+
+def no_color_option(command: F) -> F:
+    """``--no-color``: no ANSI colours in anything this command prints (like ``NO_COLOR=1``)."""
+    from grader.cli.console import NO_COLOR_META
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_root().meta[NO_COLOR_META] = True
+
+    return click.option(
+        "--no-color",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=remember,
+        help="No colours in the output (also when NO_COLOR is set).",
+    )(command)

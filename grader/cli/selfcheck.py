@@ -15,7 +15,6 @@ cannot run here.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import os
 import re
@@ -25,13 +24,14 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 
+from grader.cli.console import wants_color, warning
 from grader.cli.exits import ExitCode
-from grader.cli.options import assignment_option, data_dir_option, sandbox_option
+from grader.cli.options import assignment_option, checked_data_dir, data_dir_option, no_color_option, sandbox_option
+from grader.cli.outfile import check_writable
 from grader.engine.intake import IntakeLimits
 from grader.engine.packs import Assignment, AssignmentError, infer_assignment, resolve_assignment
 from grader.engine.rubric import NOT_IMPLEMENTED
@@ -163,21 +163,6 @@ def _copy_assignment_files(
     return copied, missing, problems
 
 
-@contextlib.contextmanager
-def _slot() -> Iterator[int]:
-    """A sandbox slot of its own when running as root (its workers get a uid no other grading uses)."""
-    if os.geteuid() != 0:
-        yield 0
-        return
-    from grader.batch.slots import NoFreeSlot, lease_slot
-
-    try:
-        with lease_slot() as slot:
-            yield slot
-    except NoFreeSlot:
-        yield 0
-
-
 def run_self_check(
     folder: Path,
     *,
@@ -205,16 +190,15 @@ def run_self_check(
                 "that holds your files, or pass that folder: grade check path/to/folder"
             )
         todos = find_todos(copy, files)
-        with _slot() as slot:
-            options = GradeOptions(
-                assignment=assignment_id,
-                sandbox=sandbox,
-                data_dir=data_dir,
-                intake_limits=limits,
-                slot=slot,
-                visible_only=True,
-            )
-            result = grade(copy, options)
+        # No slot given: the grading leases a sandbox uid of its own (grader.sandbox.uids).
+        options = GradeOptions(
+            assignment=assignment_id,
+            sandbox=sandbox,
+            data_dir=data_dir,
+            intake_limits=limits,
+            visible_only=True,
+        )
+        result = grade(copy, options)
     return SelfCheck(result=result, files=files, missing=missing, todos=todos, problems=problems)
 
 
@@ -333,6 +317,7 @@ def format_self_check(check: SelfCheck, folder: Path, *, color: bool = False) ->
 
 
 @click.command("check")
+@no_color_option
 @click.argument("folder", required=False, default=".", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @assignment_option(optional=True)
 @sandbox_option("Isolation backend; 'auto' takes docker, then bwrap, then process (not isolated, with a warning).")
@@ -357,6 +342,9 @@ def check_command(
         assignment_id = assignment.id if assignment.builtin else str(assignment.folder)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
+    if out is not None:
+        check_writable(out)
+    checked_data_dir(assignment_id, data_dir)
     try:
         chosen = select_sandbox(sandbox)
     except SandboxUnavailable as exc:
@@ -365,7 +353,7 @@ def check_command(
     if not chosen.isolated:
         from grader.sandbox.process import WARNING
 
-        click.secho(f"WARNING: {WARNING}", err=True, fg="yellow", bold=True)
+        warning(WARNING)
     click.echo(f"Checking {folder} with the visible checks of {assignment_id} ...", err=True)
     started = time.monotonic()
     try:
@@ -375,7 +363,7 @@ def check_command(
         sys.exit(ExitCode.USAGE)
     if out is not None:
         write_atomic(out, render(outcome.result, "json", include_hidden=False))
-    click.echo(format_self_check(outcome, folder, color=sys.stdout.isatty()), nl=False)
+    click.echo(format_self_check(outcome, folder, color=wants_color(sys.stdout)), nl=False)
     if out is not None:
         click.echo(f"  Result written to {out} ({time.monotonic() - started:.1f} s in all).")
     sys.exit(0 if outcome.all_passed else ExitCode.BELOW_THRESHOLD)

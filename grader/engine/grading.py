@@ -3,8 +3,9 @@
 Whatever the submission does, :func:`grade` returns a valid :class:`GradeResult`: a submission that
 cannot be taken in is *rejected* with every check at 0 and the reason; a failure of the grading
 machinery itself becomes status ``error`` with a one-line message. Only an unavailable sandbox that
-was asked for explicitly raises (:class:`SandboxUnavailable`), because that is the caller's setup
-to fix, not the student's grade.
+was asked for explicitly (:class:`SandboxUnavailable`) and a grading secret that cannot be read or
+created (:class:`grader.engine.secret.SecretError`) raise, because those are the caller's setup to
+fix, not the student's grade.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import hashlib
 import os
 import platform
+import secrets
 import shutil
 import sys
 import tempfile
@@ -28,10 +30,11 @@ from grader import __version__
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment, resolve_assignment
 from grader.engine.rubric import GradingContext, run_rubric
+from grader.engine.secret import SECRET_BYTES, SecretError, fingerprint, load_secret
 from grader.results import CheckResult, GradeResult
 from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox.uids import lease_uid_slot
 
-SECRET_ENV = "BACKPROP_GRADER_SECRET"
 DATA_ENV = "BACKPROP_GRADER_DATA_DIR"
 
 
@@ -44,12 +47,16 @@ class GradeOptions:
     sandbox: str | Sandbox = "auto"
     data_dir: Path | None = None
     intake_limits: IntakeLimits = dataclasses.field(default_factory=IntakeLimits)
-    #: Parallel slot index (batch runs): selects the sandbox uid so slots never share process limits.
-    slot: int = 0
+    #: Sandbox slot (selects the uid a root grader runs student code as). None: lease a free one from
+    #: the host-wide allocator for this grading, with the uid's kernel state purged before and after
+    #: (``grader.sandbox.uids``). A caller that passes a slot must hold it exclusively itself.
+    slot: int | None = None
     #: Called with each check's result as soon as it is known (progress display).
     on_check: Callable[[CheckResult], None] | None = None
     #: Run only the checks students may see (the self-check); hidden checks are neither run nor listed.
     visible_only: bool = False
+    #: The grading secret the checks' inputs are derived from; None: ``grader.engine.secret.load_secret()``.
+    secret: str | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -110,11 +117,19 @@ _Intake = tuple[Path, tuple[str, ...], str, str | None]
 
 
 def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake]) -> GradeResult:
+    if options.slot is not None or os.geteuid() != 0:
+        return _grade_in_slot(options, intake, options.slot or 0)
+    with lease_uid_slot() as slot:
+        return _grade_in_slot(options, intake, slot)
+
+
+def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake], slot: int) -> GradeResult:
     started_at = datetime.now(timezone.utc)
     start = time.monotonic()
     assignment = resolve_assignment(options.assignment)
     sandbox = options.sandbox if isinstance(options.sandbox, Sandbox) else select_sandbox(options.sandbox)
     data_dir = options.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
+    secret = options.secret or _secret(options.visible_only)
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="backprop-grader-"))
     try:
@@ -128,8 +143,8 @@ def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake])
             submission_sha256=sha,
             sandbox=sandbox,
             data_dir=data_dir,
-            secret=os.environ.get(SECRET_ENV, ""),
-            slot=options.slot,
+            secret=secret,
+            slot=slot,
             rejection=rejection,
             on_check=options.on_check,
             visible_only=options.visible_only,
@@ -139,14 +154,30 @@ def _grade(options: GradeOptions, intake: Callable[[Path, Assignment], _Intake])
             tests, stats = run_rubric(context)
             missing = [name for name in assignment.files.required if name not in files]
             status, message = ("rejected", rejection) if rejection else ("graded", _summary_message(tests, missing))
+            if stats.get("grader_failures") and not rejection:
+                # Not the submission's doing: the result says the grading failed, so it is graded again.
+                failures = stats["grader_failures"]
+                status = "error"
+                message = f"the grading machine failed in {len(failures)} check(s), grade again: {failures[0]}"
         except Exception as exc:  # noqa: BLE001 - the grader must always produce a result
             tests, stats = [], {}
             status, message = "error", f"grading failed: {type(exc).__name__}: {exc}"
         timings["rubric"] = round(time.monotonic() - rubric_start, 4)
         timings["worker_starts"] = float(stats.get("worker_starts", 0))
-        return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings)
+        return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings, fingerprint(secret))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _secret(visible_only: bool) -> str:
+    """The grading secret; a self-check (visible checks only) may do with a throwaway one when the
+    secret file cannot be created (a read-only home in a student's CI)."""
+    try:
+        return load_secret()
+    except SecretError:
+        if not visible_only:
+            raise
+        return secrets.token_hex(SECRET_BYTES)
 
 
 def _summary_message(tests: list[CheckResult], missing: list[str]) -> str:
@@ -169,6 +200,7 @@ def _build(
     started_at: datetime,
     start: float,
     timings: dict[str, float],
+    secret_fingerprint: str,
 ) -> GradeResult:
     return GradeResult.build(
         assignment=assignment.id,
@@ -184,4 +216,5 @@ def _build(
         duration_s=round(time.monotonic() - start, 4),
         timings=timings,
         versions=library_versions(),
+        secret_fingerprint=secret_fingerprint,
     )

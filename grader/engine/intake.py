@@ -1,4 +1,5 @@
-"""Take a student's submission in: a ``.zip`` file, a folder or a git checkout, copied to a fresh folder.
+"""Take a student's submission in: a ``.zip`` file, a folder or a git checkout, copied to a fresh folder
+(``.tar``, ``.tar.gz`` and ``.tgz`` under the same rules: :mod:`grader.engine.tar_intake`).
 
 This runs in the trusted grader process, before any student code runs, so it treats the submission as
 hostile data (SECURITY-NOTES section F and 4.0):
@@ -202,11 +203,12 @@ def take_in(
 ) -> Submission:
     """Validate ``source`` and copy its accepted files to ``dest / ROOT_NAME``.
 
-    ``source`` is a ``.zip`` file, a folder, or a git checkout (a folder with ``.git/``). ``dest`` must be
-    an existing, empty folder owned by the caller; nothing is written anywhere else, and on any error the
-    folder created inside it is removed again. ``allowed``, when given, is called with each file's final
-    relative posix path (after the top-folder strip); files it rejects are not copied and are listed in
-    ``ignored``.
+    ``source`` is a ``.zip`` file, a ``.tar``/``.tar.gz``/``.tgz`` file, a folder, or a git checkout (a
+    folder with ``.git/``). ``dest`` must be an existing, empty folder owned by the caller; nothing is
+    written anywhere else (a ``.tar.gz`` is decompressed into an anonymous temporary file, gone when
+    closed), and on any error the folder created inside it is removed again. ``allowed``, when given, is
+    called with each file's final relative posix path (after the top-folder strip); files it rejects are
+    not copied and are listed in ``ignored``.
 
     Raises :class:`SubmissionError` (one line naming the entry and the reason) for a submission that
     cannot be taken in, and ``ValueError`` if ``dest`` is not an empty folder (a caller bug).
@@ -221,6 +223,10 @@ def take_in(
     if stat.S_ISDIR(st.st_mode):
         return _take_in_folder(source, dest, limits, allowed)
     if stat.S_ISREG(st.st_mode):
+        from grader.engine.tar_intake import is_tar_name, take_in_tar  # noqa: PLC0415 - it imports this module
+
+        if is_tar_name(source.name):
+            return take_in_tar(source, dest, limits, allowed)
         return _take_in_zip(source, dest, limits, allowed)
     raise SubmissionError(f"not a zip file or folder: {source.name}")
 

@@ -105,6 +105,11 @@ class Assignment(_Strict):
     handout: Path | None = Field(default=None, exclude=True)
     builtin: bool = Field(default=True, exclude=True)
 
+    @property
+    def dataset(self) -> str | None:
+        """The data set the pack's training checks need (``[data] dataset``), or None."""
+        return self.data.dataset
+
     def allows(self, relative_path: str) -> bool:
         """Whether a submission file is taken in (everything else is dropped at intake)."""
         return relative_path in self.files.required or relative_path in self.files.optional

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import importlib
 import io
 import os
@@ -37,8 +36,10 @@ import pytest
 
 from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
 from grader.boundary.student import Student
+from grader.engine.budget import BudgetSettings, CheckBudget, GradingBudget
 from grader.engine.compare import CheckFailed
 from grader.engine.packs import Assignment, AssignmentError
+from grader.engine.secret import derive_seed
 from grader.results import CheckResult
 from grader.sandbox.base import LaunchSpec, Limits, Sandbox
 
@@ -56,6 +57,8 @@ MARKERS = {
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
 NOT_IMPLEMENTED = "not implemented yet"
+#: Exceptions a check raises when a value the submission returned has the wrong form or size.
+VALUE_ERRORS = (ValueError, TypeError, OverflowError, IndexError, KeyError, ZeroDivisionError, FloatingPointError)
 
 
 @dataclasses.dataclass
@@ -124,6 +127,13 @@ class GradingPlugin:
         self._import_failures: dict[str, WorkerFailure] = {}
         #: Problems of the pack itself found while collecting (missing points, unknown markers, imports).
         self.load_errors: list[str] = []
+        # -- time budgets (grader.engine.budget) --
+        limits = context.assignment.limits
+        self.budget = GradingBudget(BudgetSettings.from_limits(limits.check_seconds, limits.train_seconds))
+        self._check_budgets: dict[str, CheckBudget] = {}
+        # -- whose failure it was: the grading machine's, or the submission's values --
+        self.grader_failures: list[str] = []
+        self._replies_at_start: dict[str, int] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -167,6 +177,7 @@ class GradingPlugin:
         item = request.node
         training = item.get_closest_marker("training") is not None
         session = self.session(item.get_closest_marker("hidden") is not None, training)
+        session.budget = self._check_budgets.get(item.nodeid)
         settings = self.context.assignment.limits
         timeout = settings.train_seconds if training else settings.check_seconds
         return Student(session, timeout, self._import_failures)
@@ -212,10 +223,15 @@ class GradingPlugin:
 
     @pytest.fixture(scope="session")
     def hidden_seed(self) -> int:
-        """A seed for hidden inputs: fixed for a submission (regrading is reproducible), unknown
-        to students when the instructor sets a secret."""
-        digest = hashlib.sha256(f"{self.context.secret}:{self.context.submission_sha256}".encode()).digest()
-        return int.from_bytes(digest[:4], "big")
+        """A seed for hidden inputs: fixed for a submission under one grading secret (regrading is
+        reproducible), unknown to students (the grader always has a secret, ``grader.engine.secret``)."""
+        return derive_seed(self.context.secret, self.context.submission_sha256)
+
+    @pytest.fixture(scope="session")
+    def input_seed(self) -> Callable[[str], int]:
+        """``input_seed(label)``: a seed per kind of input, derived from the grading secret (never
+        known to the submission) and the submission's hash (a regrade with the same secret repeats it)."""
+        return lambda label: derive_seed(self.context.secret, self.context.submission_sha256, label)
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -258,22 +274,34 @@ class GradingPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         self._started[item.nodeid] = time.monotonic()
+        self._replies_at_start[item.nodeid] = self._replies()
         if self.context.rejection:
             raise WorkerFailure("rejected", f"submission not graded: {self.context.rejection}")
         needed = item.get_closest_marker("needs")
         missing = [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
         if missing:
             raise CheckFailed(f"{', '.join(missing)} is missing from the submission")
+        self._check_budgets[item.nodeid] = self.budget.start(item.get_closest_marker("training") is not None)
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
         outcome = yield
         report = outcome.get_result()
         if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._end_budget(item)
             result = self._result(item, call, report)
             self.results.append(result)
             if self.context.on_check is not None:
                 self.context.on_check(result)
+
+    def _end_budget(self, item: pytest.Item) -> None:
+        """Charge the check's time to its kind's total; no later request of it is clipped by it."""
+        budget = self._check_budgets.pop(item.nodeid, None)
+        if budget is not None:
+            self.budget.finish(budget)
+        for session in self._sessions.values():
+            if session.budget is budget:
+                session.budget = None
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
@@ -281,6 +309,7 @@ class GradingPlugin:
         training = item.get_closest_marker("training") is not None
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
+        status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
         if status == "passed":
             fraction = 1.0 if check.fraction is None else check.fraction
             if fraction < 1.0:
@@ -305,6 +334,37 @@ class GradingPlugin:
             tags=[m.name for m in item.iter_markers() if m.name in ("hidden", "training")],
         )
 
+    def _replies(self) -> int:
+        return sum(session.replies for session in self._sessions.values())
+
+    def _attribute(
+        self, item: pytest.Item, call: pytest.CallInfo, status: str, message: str, diagnosis: str | None
+    ) -> tuple[str, str, str | None]:
+        """Tell the grading machine's failures apart from the submission's.
+
+        A worker that never started is the machine's fault: recorded, so the grading ends as ``error``
+        (a batch grades it again), never as the student's mistake. An unexpected exception in a check
+        that received values from the submission comes from those values (a number too large to
+        convert, a list of odd length): the submission's mistake, reported as such.
+        """
+        error = call.excinfo.value if call.excinfo else None
+        if isinstance(error, WorkerFailure) and error.kind in ("grader", "unavailable"):
+            self.grader_failures.append(f"{item.name}: {error}")
+            return status, message, diagnosis
+        got_values = self._replies() > self._replies_at_start.pop(item.nodeid, self._replies())
+        if (
+            status == "error"
+            and message.startswith("internal error")
+            and got_values
+            and isinstance(error, VALUE_ERRORS)
+        ):
+            return (
+                "failed",
+                f"your code returned a value this check cannot use ({type(error).__name__}: {error})",
+                diagnosis,
+            )
+        return status, message, diagnosis
+
     @staticmethod
     def _verdict(call: pytest.CallInfo, report: pytest.TestReport, check: Check) -> tuple[str, str, str | None]:
         """Map a pytest outcome to (status, message, diagnosis). Only an explicit pass passes."""
@@ -321,7 +381,8 @@ class GradingPlugin:
                 return "failed", f"{NOT_IMPLEMENTED} ({error})", check.diagnosis
             return "failed", f"your code raised {error}", check.diagnosis
         if isinstance(error, WorkerFailure):
-            return "error", str(error), check.diagnosis
+            # Running out of time and unusable values are the submission's doing, not faults of the grading.
+            return ("failed" if error.kind in ("budget", "value") else "error"), str(error), check.diagnosis
         if isinstance(error, AssertionError):
             return "failed", str(error).split("\nassert")[0], check.diagnosis
         name = type(error).__name__ if error else "unknown error"
@@ -389,6 +450,7 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
         with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             exit_code = pytest.main(args, plugins=[plugin, *plugins])
         starts = plugin.worker_starts
+        grader_failures = list(plugin.grader_failures)
     finally:
         plugin.close()
     if plugin.load_errors:
@@ -397,7 +459,7 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
         raise RuntimeError(
             f"the rubric for {assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
         )
-    return plugin.results, {"worker_starts": starts}
+    return plugin.results, {"worker_starts": starts, "grader_failures": grader_failures}
 
 
 @contextlib.contextmanager

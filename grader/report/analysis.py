@@ -34,8 +34,12 @@ class CheckStats:
 
     column: CheckColumn
     passed: int
-    failed: int  # failed or error
+    failed: int  # failed or error, partial credit included
     skipped: int
+    #: Of ``failed``: how many earned some but not all points (partial credit is not a zero).
+    partial: int = 0
+    #: Mean points over the results that ran the check (None when none ran it).
+    mean_points: float | None = None
 
     @property
     def attempted(self) -> int:
@@ -113,26 +117,44 @@ def check_stats(results: list[GradeResult]) -> list[CheckStats]:
     """Pass, fail and skip counts of every check."""
     stats = []
     for column in check_columns(results):
-        statuses = [c.status for r in results for c in r.tests if c.name == column.name]
+        checks = [c for r in results for c in r.tests if c.name == column.name]
+        statuses = [c.status for c in checks]
+        ran = [c.score for c in checks if c.status != "skipped"]
         stats.append(
             CheckStats(
                 column=column,
                 passed=statuses.count("passed"),
                 failed=statuses.count("failed") + statuses.count("error"),
                 skipped=statuses.count("skipped"),
+                partial=sum(c.status in ("failed", "error") and 0 < c.score < c.max_score for c in checks),
+                mean_points=statistics.fmean(ran) if ran else None,
             )
         )
     return stats
 
 
-def common_mistakes(results: list[GradeResult]) -> list[tuple[str, str, int]]:
-    """(diagnosis, check title, number of submissions), most frequent first."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for result in results:
+@dataclasses.dataclass(frozen=True)
+class Mistake:
+    """A recognised mistake: in which checks it showed, and which students made it."""
+
+    diagnosis: str
+    checks: list[str]
+    students: list[str]
+
+
+def common_mistakes(results: dict[str, GradeResult]) -> list[Mistake]:
+    """Each diagnosed mistake once, with every student who made it (in any check), most students first."""
+    who: dict[str, set[str]] = {}
+    where: dict[str, list[str]] = {}
+    for student_id, result in results.items():
         for check in result.tests:
             if check.diagnosis and check.status != "passed":
-                counts[(check.diagnosis, check.title or check.name)] += 1
-    return [(diagnosis, title, n) for (diagnosis, title), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+                who.setdefault(check.diagnosis, set()).add(student_id)
+                titles = where.setdefault(check.diagnosis, [])
+                if (check.title or check.name) not in titles:
+                    titles.append(check.title or check.name)
+    found = [Mistake(d, where[d], sorted(students)) for d, students in who.items()]
+    return sorted(found, key=lambda m: (-len(m.students), m.diagnosis))
 
 
 def problems(data: ClassResults) -> list[Problem]:

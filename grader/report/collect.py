@@ -8,6 +8,7 @@ from pathlib import Path
 
 from grader.batch.roster import ID_PATTERN
 from grader.batch.run import SUMMARY_NAME, BatchSummary
+from grader.batch.similarity import Fingerprints, read_fingerprints
 from grader.results import GradeResult, load_result
 
 
@@ -20,6 +21,8 @@ class ClassResults:
     unreadable: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     #: The last batch run's record, for submissions that failed to grade (they have no result file).
     summary: BatchSummary | None = None
+    #: Code fingerprints written by ``grade batch``, for near-identical submissions (None: not there).
+    fingerprints: Fingerprints | None = None
 
 
 def load_class(folder: Path) -> ClassResults:
@@ -45,4 +48,4 @@ def load_class(folder: Path) -> ClassResults:
             summary = BatchSummary.model_validate_json(summary_path.read_bytes())
         except (ValueError, OSError) as exc:
             unreadable.append((SUMMARY_NAME, str(exc).splitlines()[0]))
-    return ClassResults(results=results, unreadable=unreadable, summary=summary)
+    return ClassResults(results=results, unreadable=unreadable, summary=summary, fingerprints=read_fingerprints(folder))

@@ -17,11 +17,11 @@ from grader.results import GradeResult
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _text_cell(value: str) -> str:
+def text_cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _number(value: float) -> str:
+def number_cell(value: float) -> str:
     # Up to six decimals without exponent or trailing zeros: "90", "2.5", "0.333333".
     text = f"{value:.6f}".rstrip("0").rstrip(".")
     return text if text not in ("", "-0") else "0"
@@ -33,9 +33,9 @@ def render_gradebook(results: dict[str, GradeResult]) -> str:
     columns = check_columns([r for _, r in ordered])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["student_id", "total", *(_text_cell(c.label) for c in columns)])
+    writer.writerow(["student_id", "total", *(text_cell(c.label) for c in columns)])
     for student_id, result in ordered:
         scores = {check.name: check.score for check in result.tests}
-        cells = [_number(scores[c.name]) if c.name in scores else "" for c in columns]
-        writer.writerow([_text_cell(student_id), _number(result.score), *cells])
+        cells = [number_cell(scores[c.name]) if c.name in scores else "" for c in columns]
+        writer.writerow([text_cell(student_id), number_cell(result.score), *cells])
     return buffer.getvalue()

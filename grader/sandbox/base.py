@@ -87,6 +87,11 @@ class Sandbox(abc.ABC):
     #: With ``--sandbox auto``: why each stronger backend was not taken ("docker: ..."), else empty.
     passed_over: list[str] = []  # noqa: RUF012 - replaced per instance, never mutated
 
+    @property
+    def limits_note(self) -> str | None:
+        """A one-line note when this backend enforces weaker limits here than it can elsewhere."""
+        return None
+
     @classmethod
     @abc.abstractmethod
     def check_available(cls) -> None:

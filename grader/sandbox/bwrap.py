@@ -24,6 +24,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
+from grader.sandbox import cgroup, seccomp
 from grader.sandbox.allowlist import allowed_entries, site_dirs
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.sandbox.popen_worker import PopenWorker
@@ -100,9 +101,24 @@ class BwrapSandbox(Sandbox):
         reason = _probe()
         if reason:
             raise SandboxUnavailable(reason)
+        if cgroup.required() and cgroup.probe():
+            raise SandboxUnavailable(f"{cgroup.REQUIRE_ENV}=1 but {cgroup.probe()}")
 
-    def command(self, spec: LaunchSpec) -> list[str]:
-        """The full bwrap command line for one worker (no secrets: the worker can read it)."""
+    def __init__(self) -> None:
+        #: Where worker cgroups are created (None: rlimits only) and which controllers they set.
+        self.cgroup_parent: Path | None = cgroup.delegated_parent()
+        self.cgroup_controllers: tuple[str, ...] = cgroup.CONTROLLERS
+
+    @property
+    def limits_note(self) -> str | None:
+        """Why workers run without a cgroup of their own (rlimits only), or None when they get one."""
+        return cgroup.probe() if self.cgroup_parent is None else None
+
+    def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
+        """The full bwrap command line for one worker (no secrets: the worker can read it).
+
+        ``seccomp_fd`` is a descriptor the child inherits holding the filter of :mod:`grader.sandbox.seccomp`.
+        """
         limits = spec.limits
         uid = sandbox_uid(spec.slot)
         python = python_runtime()
@@ -112,6 +128,8 @@ class BwrapSandbox(Sandbox):
         if uid is None:
             argv += ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
         argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
         # The private /tmp comes before the binds: a runtime that lives under /tmp (a virtual
         # environment in a CI checkout) is then bound on top of it instead of hidden by it.
         argv += ["--proc", "/proc", "--dev", "/dev"]
@@ -141,4 +159,29 @@ class BwrapSandbox(Sandbox):
 
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         self.check_available()
-        return PopenWorker(self.command(spec), env={"PATH": "/usr/bin:/bin"}, cwd=Path("/"), scratch=None)
+        try:
+            fd = seccomp.program_fd()
+        except seccomp.SeccompUnsupported as exc:
+            raise SandboxUnavailable(f"bubblewrap cannot filter system calls here: {exc}") from None
+        parent = self.cgroup_parent
+        group = None
+        try:
+            argv = self.command(spec, fd)
+            if parent is not None:
+                # memory (shared memory too), processes and CPU of the whole worker tree; killed as one.
+                group = cgroup.WorkerCgroup(parent, spec.limits, self.cgroup_controllers)
+                argv = group.wrap(argv)
+            return PopenWorker(
+                argv,
+                env={"PATH": "/usr/bin:/bin"},
+                cwd=Path("/"),
+                scratch=None,
+                pass_fds=(fd,),
+                after_kill=group.destroy if group else None,
+            )
+        except OSError as exc:
+            if group is not None:
+                group.destroy()
+            raise SandboxUnavailable(f"bubblewrap could not start a worker: {exc}") from None
+        finally:
+            os.close(fd)  # the child has its own copy

@@ -22,6 +22,7 @@ class PopenWorker(WorkerProcess):
         cwd: Path,
         scratch: Path | None,
         after_kill: Callable[[], None] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self._scratch = scratch
         self._after_kill = after_kill
@@ -33,6 +34,7 @@ class PopenWorker(WorkerProcess):
             env=env,
             cwd=cwd,
             close_fds=True,
+            pass_fds=pass_fds,
             start_new_session=True,
         )
         assert self._proc.stdin and self._proc.stdout and self._proc.stderr

@@ -9,7 +9,6 @@ it kills whatever that uid left running (a daemonised child escapes the process 
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
@@ -24,23 +23,12 @@ from grader.sandbox.runtime import (
     unreachable_by_others,
     worker_env,
 )
+from grader.sandbox.uids import kill_uid
 
 WARNING = (
     "the 'process' sandbox does not isolate the submission: it can read your files and use the "
     "network. Use it only on your own code; instructors grade with docker or bwrap."
 )
-
-
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (root only; the uid is reserved for sandboxed workers)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                os.kill(int(entry), signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
 
 
 class ProcessSandbox(Sandbox):

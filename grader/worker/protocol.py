@@ -41,7 +41,8 @@ class ProtocolError(Exception):
 
 class Ref:
     """A request-only reference the worker resolves itself: ``Ref("$h", 3)`` is the student object
-    behind handle 3, ``Ref("$file", "X_train")`` a data array in the worker's data folder."""
+    behind handle 3, ``Ref("$file", "X_train")`` a data array in the worker's data folder,
+    ``Ref("$dir", "")`` that folder's path as the worker sees it."""
 
     __slots__ = ("tag", "key")
 

@@ -170,7 +170,8 @@ class Worker:
         else:
             obj = self._module(request["module"])
         for name in request.get("path", []):
-            obj = obj[name] if isinstance(obj, dict) else getattr(obj, name)
+            # An int step indexes a list or tuple (``model.layers[0]``, ``train(...)[0]``).
+            obj = obj[name] if isinstance(obj, dict) or type(name) is int else getattr(obj, name)
         return obj
 
     @staticmethod
@@ -202,6 +203,12 @@ class Worker:
             raise ValueError(f"no data file {name!r}")
         return np.load(os.path.join(self.data_dir, name + ".npy"), mmap_mode="r", allow_pickle=False)
 
+    def _data_folder(self, _: Any) -> str:
+        """The data folder's path as this worker sees it (for code that reads the files itself)."""
+        if self.data_dir is None:
+            raise ValueError("no data folder is mounted for this call")
+        return self.data_dir
+
     # -- operations ----------------------------------------------------------------
 
     def op_ping(self, request: dict[str, Any]) -> Any:
@@ -212,14 +219,16 @@ class Worker:
         names = request.get("names", [])
         return {name: hasattr(module, name) for name in names}
 
-    def op_new(self, request: dict[str, Any]) -> Any:
-        cls = self._target(request)
-        self._seed(request.get("seed"))
-        obj = cls(*request.get("args", []), **request.get("kwargs", {}))
+    def _keep(self, obj: Any) -> int:
         handle = self.next_handle
         self.next_handle += 1
         self.objects[handle] = obj
         return handle
+
+    def op_new(self, request: dict[str, Any]) -> Any:
+        cls = self._target(request)
+        self._seed(request.get("seed"))
+        return self._keep(cls(*request.get("args", []), **request.get("kwargs", {})))
 
     def op_call(self, request: dict[str, Any]) -> Any:
         func = self._target(request)
@@ -234,6 +243,9 @@ class Worker:
             value, lines = call_counting_lines(func, self.submission_dir + os.sep, args, kwargs)
         else:
             value = func(*args, **kwargs)
+        if request.get("keep"):
+            # The result stays here (a trained model, say); the grader gets a handle to it.
+            value = self._keep(value)
         reply: dict[str, Any] = {"value": self._to_plain(value)}
         if request.get("return_args"):
             reply["args"] = self._to_plain(args)
@@ -241,13 +253,40 @@ class Worker:
             reply["lines"] = lines
         return reply
 
+    def op_autograd(self, request: dict[str, Any]) -> Any:
+        """Call the target on tensors and back-propagate ``grad_output`` through its result.
+
+        Arrays among ``args`` become tensors of their own dtype; those at the positions in ``wrt``
+        require gradients. Returns the output, the gradients of those arguments and, when the
+        target is a torch module or one of its methods, of the module's parameters (in
+        ``parameters()`` order; None where unused). Without ``grad_output`` nothing is back-propagated.
+        """
+        import torch
+
+        func = self._target(request)
+        args = [self._tensors(a) for a in request.get("args", [])]
+        wrt = request.get("wrt", [])
+        for i in wrt:
+            args[i].requires_grad_(True)
+        owner = func if isinstance(func, torch.nn.Module) else getattr(func, "__self__", None)
+        params = list(owner.parameters()) if isinstance(owner, torch.nn.Module) else []
+        for param in params:
+            param.grad = None
+        self._seed(request.get("seed"))
+        out = func(*args)
+        grad_output = request.get("grad_output")
+        if grad_output is not None:
+            out.backward(self._tensors(grad_output))
+        grads = [args[i].grad for i in wrt]
+        return self._to_plain({"value": out, "grads": grads, "param_grads": [p.grad for p in params]})
+
     def op_get(self, request: dict[str, Any]) -> Any:
         return self._to_plain(self._target(request))
 
     def op_set(self, request: dict[str, Any]) -> Any:
         *parents, last = request["path"]
         obj = self._target(dict(request, path=parents))
-        if isinstance(obj, dict):
+        if isinstance(obj, dict) or type(last) is int:
             obj[last] = request["value"]
         else:
             setattr(obj, last, request["value"])
@@ -298,7 +337,9 @@ class Worker:
         request_id = header.get("id")
         try:
             request = protocol.decode_value(
-                header.get("body"), blobs, resolvers={"$file": self._data_file, "$h": self._object}
+                header.get("body"),
+                blobs,
+                resolvers={"$file": self._data_file, "$h": self._object, "$dir": self._data_folder},
             )
             handler = getattr(self, "op_" + str(request.get("op")), None)
             if handler is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from grader.results import GradeResult
 
 # With include_hidden=False the same format becomes a student copy: nothing hidden is revealed.
-HIDE = ("hidden", "after_due_date")
+HIDE = ("hidden", "after_due_date", "after_published")
 
 
 def render(result: GradeResult) -> str:

@@ -16,7 +16,7 @@ import re
 from grader.results import HIDDEN_OUTPUT, GradeResult
 from grader.writers._text import feedback, first_line, format_points, neutralise_workflow_commands, shorten
 
-HIDE = ("hidden", "after_due_date")
+HIDE = ("hidden", "after_due_date", "after_published")
 
 # Enough to keep a cell one cell of plain text: no column break, code span, emphasis, link or image.
 _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]|~!])")

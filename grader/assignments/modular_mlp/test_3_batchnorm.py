@@ -1,0 +1,194 @@
+"""Batch normalisation: the autograd module's forward (per-feature statistics, biased variance, eps
+inside the square root), the hand-written backward with ``torch.autograd.gradcheck`` and against the
+reference, and the module around it.
+
+``gradcheck`` runs here, in the trusted process, on a stand-in ``Function`` whose forward and
+backward are the submission's, evaluated in the sandbox: torch compares the submission's backward
+with centred differences of its forward; nothing the worker says about itself is taken as a verdict.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.autograd.gradcheck import GradcheckError
+
+from grader.pack import CheckFailed, Student, as_array, as_dict, hidden, needs, points, title
+from reference.modular_mlp import custom_batchnorm as ref
+
+from . import mutants
+from .fixtures import BATCHNORM, FILES, compare, finish, mistake_in
+
+pytestmark = needs(FILES[BATCHNORM])
+
+FUNCTION = "CustomBatchNormManualFunction.apply"
+#: Large enough that eps inside or outside the square root differ clearly for the small feature.
+EPS = 0.05
+#: A module's gamma and beta are float32 parameters, so their gradients carry float32 rounding.
+PARAM_GRAD_LIMIT = 1e-6
+
+
+def bn_problem(seed: int, n: int = 6, d: int = 4) -> dict[str, np.ndarray]:
+    """Features with different means and scales (one nearly constant): statistics must be per feature."""
+    rng = np.random.default_rng(seed)
+    scales = np.array([3.0, 0.5, 0.05, 1.5] + [1.0] * (d - 4))[:d]
+    shifts = np.array([2.0, -1.0, 0.5, 10.0] + [0.0] * (d - 4))[:d]
+    return {
+        "x": rng.normal(0, 1, (n, d)) * scales + shifts,
+        # float32-exact, so that a module's float32 parameters hold exactly these values
+        "gamma": rng.normal(1, 0.3, d).astype(np.float32).astype(np.float64),
+        "beta": rng.normal(0, 0.3, d).astype(np.float32).astype(np.float64),
+        "dout": rng.normal(0, 1, (n, d)),
+    }
+
+
+def reference_grads(p: dict[str, np.ndarray], eps: float) -> dict[str, np.ndarray]:
+    """Output and gradients of the reference by autograd (float64)."""
+    x, gamma, beta = (torch.tensor(p[k], requires_grad=True) for k in ("x", "gamma", "beta"))
+    out = ref.CustomBatchNormManualFunction.apply(x, gamma, beta, eps)
+    out.backward(torch.tensor(p["dout"]))
+    return {"out": out.detach().numpy(), "dx": x.grad.numpy(), "dgamma": gamma.grad.numpy(), "dbeta": beta.grad.numpy()}
+
+
+def grad_list(reply: dict, key: str, count: int) -> list:
+    grads = as_dict(reply, "reply", [key])[key]
+    if type(grads) is not list or len(grads) < count:
+        raise CheckFailed(f"expected {count} gradients, got {grads!r:.80}")
+    return grads
+
+
+def student_function(student: Student, eps: float) -> type[torch.autograd.Function]:
+    """A Function whose forward and backward are the submission's, run in the sandbox."""
+
+    def run(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, dout: torch.Tensor | None) -> dict:
+        args = [t.detach().numpy().copy() for t in (x, gamma, beta)]
+        if dout is None:
+            return student.autograd(BATCHNORM, FUNCTION, *args, eps)
+        return student.autograd(BATCHNORM, FUNCTION, *args, eps, grad_output=dout.numpy().copy(), wrt=(0, 1, 2))
+
+    class Submission(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, gamma, beta):  # noqa: ANN001, ANN205
+            ctx.save_for_backward(x, gamma, beta)
+            value = as_array(as_dict(run(x, gamma, beta, None), "reply", ["value"])["value"], "forward", tuple(x.shape))
+            return torch.from_numpy(value)
+
+        @staticmethod
+        def backward(ctx, dout):  # noqa: ANN001, ANN205
+            x, gamma, beta = ctx.saved_tensors
+            grads = grad_list(run(x, gamma, beta, dout.detach().contiguous()), "grads", 3)
+            shapes = (tuple(x.shape), tuple(gamma.shape), tuple(beta.shape))
+            names = ("grad_input", "grad_gamma", "grad_beta")
+            return tuple(torch.from_numpy(as_array(g, n, s)) for g, n, s in zip(grads, names, shapes, strict=True))
+
+    return Submission
+
+
+@points(5)
+@title("CustomBatchNormAutograd: per-feature mean, biased variance, eps inside the square root")
+def test_autograd_module(student, check, settings):
+    tol = settings.gradient_tolerance
+    p = bn_problem(31)
+    expected = reference_grads(p, EPS)
+    module = student.new(BATCHNORM, "CustomBatchNormAutograd", 4, EPS, seed=0)
+    module.torch_load([p["gamma"].astype(np.float32), p["beta"].astype(np.float32)])
+    reply = module.autograd(p["x"], grad_output=p["dout"], wrt=(0,))
+    value = as_dict(reply, "reply", ["value"])["value"]
+    failures = []
+    failure = compare("forward(x)", value, expected["out"], tol)
+    if failure:
+        failures.append(failure)
+        mistake_in(check, value, mutants.BN_FORWARD, p["x"], p["gamma"], p["beta"], EPS)
+    failure = compare("dx by autograd through your forward", grad_list(reply, "grads", 1)[0], expected["dx"], tol)
+    failures += [failure] if failure else []
+    params = grad_list(reply, "param_grads", 2)
+    wrong = [
+        f
+        for f in (
+            compare(f"{n} by autograd", params[i], expected[n], PARAM_GRAD_LIMIT)
+            for i, n in enumerate(("dgamma", "dbeta"))
+        )
+        if f
+    ]
+    failures += wrong[:1]
+    finish(check, failures, 3)
+
+
+@points(8)
+@title("CustomBatchNormManualFunction: hand-written backward (gradcheck, reference)")
+def test_manual_function(student, check, settings):
+    tol = settings.gradient_tolerance
+    p = bn_problem(32)
+    expected = reference_grads(p, EPS)
+    reply = student.autograd(
+        BATCHNORM, FUNCTION, p["x"], p["gamma"], p["beta"], EPS, grad_output=p["dout"], wrt=(0, 1, 2)
+    )
+    grads = grad_list(reply, "grads", 3)
+    failures = []
+    failure = compare("grad_input", grads[0], expected["dx"], tol)
+    if failure:
+        failures.append(failure)
+        mistake_in(check, grads[0], mutants.BN_BACKWARD, p["x"], p["gamma"], EPS, p["dout"])
+        if check.diagnosis is None:
+            mistake_in(
+                check,
+                as_dict(reply, "reply", ["value"])["value"],
+                mutants.BN_FORWARD,
+                p["x"],
+                p["gamma"],
+                p["beta"],
+                EPS,
+            )
+    wrong = [f for f in (compare(n, grads[i + 1], expected[n], tol) for i, n in enumerate(("dgamma", "dbeta"))) if f]
+    failures += wrong[:1]
+    small = bn_problem(33, n=4, d=3)
+    inputs = tuple(torch.tensor(small[k], requires_grad=True) for k in ("x", "gamma", "beta"))
+    try:
+        torch.autograd.gradcheck(student_function(student, EPS).apply, inputs, eps=1e-6, atol=1e-8, rtol=1e-6)
+    except GradcheckError as exc:
+        failures.append("gradcheck: " + str(exc).strip().splitlines()[0])
+    else:
+        check.note("torch.autograd.gradcheck passed (float64)")
+    finish(check, failures, 3)
+
+
+@points(4)
+@title("CustomBatchNormManualModule: forward and gradients through the Function")
+def test_manual_module(student, check, settings):
+    tol = settings.gradient_tolerance
+    p = bn_problem(34)
+    expected = reference_grads(p, EPS)
+    module = student.new(BATCHNORM, "CustomBatchNormManualModule", 4, EPS, seed=0)
+    module.torch_load([p["gamma"].astype(np.float32), p["beta"].astype(np.float32)])
+    reply = module.autograd(p["x"], grad_output=p["dout"], wrt=(0,))
+    failures = [
+        f for f in [compare("forward(x)", as_dict(reply, "reply", ["value"])["value"], expected["out"], tol)] if f
+    ]
+    grads = grad_list(reply, "grads", 1) + grad_list(reply, "param_grads", 2)
+    wrong = [
+        f
+        for f in (compare(n, grads[i], expected[n], PARAM_GRAD_LIMIT) for i, n in enumerate(("dx", "dgamma", "dbeta")))
+        if f
+    ]
+    failures += wrong[:1]
+    finish(check, failures, 2)
+
+
+@hidden
+@points(4)
+@title("Batch normalisation on hidden inputs")
+def test_batchnorm_hidden(student, check, settings, hidden_seed):
+    tol = settings.gradient_tolerance
+    rng = np.random.default_rng(hidden_seed)
+    p = bn_problem(int(rng.integers(1 << 30)), n=int(rng.integers(5, 33)), d=int(rng.integers(4, 17)))
+    eps = float(rng.choice([1e-5, 1e-3, 0.1]))
+    expected = reference_grads(p, eps)
+    reply = student.autograd(
+        BATCHNORM, FUNCTION, p["x"], p["gamma"], p["beta"], eps, grad_output=p["dout"], wrt=(0, 1, 2)
+    )
+    grads = grad_list(reply, "grads", 3)
+    failures = [f for f in [compare("forward", as_dict(reply, "reply", ["value"])["value"], expected["out"], tol)] if f]
+    failures += [
+        f for f in (compare(n, grads[i], expected[n], tol) for i, n in enumerate(("dx", "dgamma", "dbeta"))) if f
+    ]
+    finish(check, failures, 4)
