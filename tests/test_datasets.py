@@ -14,10 +14,10 @@ from test_cifar10 import make_batches, write_binary_release, write_python_releas
 
 from grader.cli.app import main
 from grader.engine.datasets import DatasetError, check_data_dir
-from grader.engine.packs import AccuracySettings, load_assignment
+from grader.engine.packs import DataRules, load_assignment
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "student_template"
+TEMPLATE = REPO / "student_template" / "hlcv-ex2"
 #: The release's documented sizes: 5 training batches and one test batch of 10,000 images each.
 RECORD = 1 + 32 * 32 * 3
 PER_BATCH = 10_000
@@ -94,9 +94,9 @@ def test_too_few_images_for_the_split_is_refused(assignment, tmp_path: Path, wri
         check_data_dir(assignment, tmp_path)
 
 
-def test_no_check_when_the_accuracy_checks_are_off(assignment, tmp_path: Path) -> None:
-    off = assignment.model_copy(update={"accuracy": AccuracySettings(mode="off")})
-    assert check_data_dir(off, tmp_path / "missing") is None
+def test_no_check_for_a_pack_that_needs_no_data_set(assignment, tmp_path: Path) -> None:
+    none = assignment.model_copy(update={"data": DataRules(dataset=None)})
+    assert check_data_dir(none, tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize("command", [["run", str(TEMPLATE)], ["check", str(TEMPLATE)]])

@@ -24,7 +24,7 @@ from grader.cli.app import main
 from grader.results import HIDDEN_OUTPUT
 
 REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "student_template"
+TEMPLATE = REPO / "student_template" / "hlcv-ex2"
 
 
 @pytest.fixture(scope="module")

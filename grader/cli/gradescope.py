@@ -33,9 +33,14 @@ def build_command(out: Path, assignment_id: str, wheelhouse: Path | None, with_c
     from grader.gradescope_kit import KitError, build_kit
 
     try:
-        load_assignment(assignment_id)
+        assignment = load_assignment(assignment_id)
     except AssignmentError as exc:
         raise click.UsageError(str(exc)) from None
+    if not assignment.builtin:
+        raise click.UsageError(
+            f"the Gradescope kit ships the grader's built-in packs; {assignment.folder} is a pack folder "
+            "(add it to grader/assignments/ to ship it)"
+        )
     check_writable(out)
     try:
         build_kit(out, assignment_id, wheelhouse=wheelhouse, with_cifar=with_cifar)
