@@ -43,7 +43,7 @@ def test_the_kit_has_what_gradescope_expects(kit: Path) -> None:
     for name in ("setup.sh", "run_autograder"):
         assert modes[name] & stat.S_IXUSR, f"{name} must be executable"
     assert "backprop-grader/pyproject.toml" in names
-    assert "backprop-grader/grader/assignments/hlcv-ex2/assignment.toml" in names
+    assert "backprop-grader/grader/assignments/hlcv_ex2/assignment.toml" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     for name, text in scripts.items():
         check = subprocess.run(["bash", "-n"], input=text, text=True, capture_output=True, check=False)
