@@ -83,12 +83,13 @@ def bundle_command(pack: str, student: bool, out: Path, sandbox: str, extra: tup
         report = build_bundle(pack, out, chosen, extra)
     except (AssignmentError, BundleError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {out}: {len(report.frozen)} checks frozen, {len(report.stubbed)} instructor-only, "
-               f"{report.left_out} hidden left out; {report.frozen_calls} trusted calls recorded from "
-               f"{len(report.recorded_from)} submissions")
+    click.echo(
+        f"wrote {out}: {len(report.frozen)} checks frozen, {len(report.stubbed)} instructor-only, "
+        f"{report.left_out} hidden left out; {report.frozen_calls} trusted calls recorded from "
+        f"{len(report.recorded_from)} submissions"
+    )
     if report.live_calls:
         click.echo("not frozen (arguments are not plain data): " + ", ".join(report.live_calls))
     if report.conflicts:
         click.echo(f"warning: {len(report.conflicts)} recorded calls gave different results between runs", err=True)
     click.echo(f"students install it with: python -m pip install {out}")
-

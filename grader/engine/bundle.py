@@ -255,11 +255,12 @@ def stage_pack(assignment: Assignment, dest: Path) -> tuple[list[CheckInfo], lis
 
 
 @contextlib.contextmanager
-def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[str]) -> Iterator[list[Any]]:
+def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[str]) -> Iterator[frozen.RecordStore]:
     """While active, a staged pack's trusted modules are recording proxies around the real ones.
 
     The real modules are imported first and taken out of ``sys.modules`` (an import finds
-    ``sys.modules`` before any finder); everything is put back afterwards. Yields the stores made.
+    ``sys.modules`` before any finder); everything is put back afterwards. Yields the one store every
+    staged copy of the pack records into.
     """
     real: dict[str, types.ModuleType] = {}
     for root in roots:
@@ -279,17 +280,11 @@ def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[st
             raise AttributeError(f"{logical} is not a module of this pack or of {', '.join(roots)}")
         return real[name]
 
-    stores: list[Any] = []
-
-    def make(_package: str) -> frozen.Store:
-        store = frozen.RecordStore(resolve)
-        stores.append(store)
-        return store
-
+    store = frozen.RecordStore(resolve)
     saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".", 1)[0] in roots}
-    frozen.recording = make
+    frozen.recording = lambda _package: store
     try:
-        yield stores
+        yield store
     finally:
         frozen.recording = None
         sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, frozen.FrozenFinder)]
@@ -298,7 +293,17 @@ def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[st
         sys.modules.update(saved)
 
 
-def _submissions(assignment: Assignment, work: Path, extra: Sequence[Path]) -> Iterator[tuple[str, Path]]:
+@dataclasses.dataclass(frozen=True)
+class _Recording:
+    """One submission the checks are recorded against, and the files it differs in from the example."""
+
+    name: str
+    folder: Path
+    #: Files edited from the example (None: record every check).
+    edited: frozenset[str] | None = None
+
+
+def _submissions(assignment: Assignment, work: Path, extra: Sequence[Path]) -> Iterator[_Recording]:
     """What the checks are recorded against: the example, the handout, each declared mistake, extras."""
     write_example = assignment.hook("write_example")
     mistakes = getattr(assignment.module, "MISTAKES", [])
@@ -310,16 +315,45 @@ def _submissions(assignment: Assignment, work: Path, extra: Sequence[Path]) -> I
             for file_name, old, new in edits:
                 target = folder / file_name
                 target.write_text(target.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
-            yield name, folder
+            yield _Recording(name, folder, frozenset(f for f, _, _ in edits) if edits else None)
     if assignment.handout is not None:
-        yield "handout", assignment.handout
+        yield _Recording("handout", assignment.handout)
     for folder in extra:
-        yield str(folder), folder
+        yield _Recording(str(folder), folder)
+
+
+def _needs(check: CheckInfo) -> set[str] | None:
+    """The submission files a check declares it needs, or None when it declares none."""
+    marks = [m for m in check.marks if m.name == "needs"]
+    return {str(a) for m in marks for a in m.args} if marks else None
+
+
+def _variant(staged: Path, checks: list[CheckInfo], edited: frozenset[str] | None, work: Path) -> Path:
+    """The staged pack, or a copy without the check modules a mistake cannot change.
+
+    A mistake edits some of the example's files; a check module all of whose checks need only other
+    files behaves exactly as for the example, which was recorded already (this saves most of a build's
+    time: the PyTorch checks are not rerun for every mistake in the numpy file).
+    """
+    if edited is None:
+        return staged
+    label = "-".join(sorted(re.sub(r"\W", "_", f) for f in edited))
+    copy = work / f"variant-{label}" / staged.name
+    if copy.exists():
+        return copy
+    shutil.copytree(staged, copy)
+    for path in sorted(copy.glob("test_*.py")):
+        own = [c for c in checks if c.module == path.stem and c.frozen]
+        needs = [_needs(c) for c in own]
+        if own and all(n is not None and not (n & edited) for n in needs):
+            path.unlink()
+    return copy
 
 
 def record(
     assignment: Assignment,
     staged: Path,
+    checks: list[CheckInfo],
     roots: Sequence[str],
     shipped: Sequence[str],
     sandbox: Sandbox,
@@ -328,25 +362,22 @@ def record(
     """Grade the staged pack against each recording submission; return the table and what was seen."""
     from grader.engine.grading import GradeOptions, grade
 
-    table = frozen.Table()
-    names, live, conflicts = [], set(), set()
-    saved_secret = os.environ.pop("BACKPROP_GRADER_SECRET", None)  # no hidden value may depend on it
+    names = []
+    saved_secret = os.environ.pop("BACKPROP_GRADER_SECRET", None)  # no recorded value may depend on it
     try:
         with tempfile.TemporaryDirectory(prefix="backprop-grader-bundle-") as work:
-            with recording(assignment, roots, shipped) as stores:
-                for name, folder in _submissions(assignment, Path(work), extra):
-                    result = grade(folder, GradeOptions(assignment=str(staged), sandbox=sandbox, visible_only=True))
+            with recording(assignment, roots, shipped) as store:
+                for submission in _submissions(assignment, Path(work), extra):
+                    pack = _variant(staged, checks, submission.edited, Path(work))
+                    options = GradeOptions(assignment=str(pack), sandbox=sandbox, visible_only=True)
+                    result = grade(submission.folder, options)
                     if result.status == "error":
-                        raise BundleError(f"recording against {name} failed: {result.message}")
-                    names.append(name)
-            if len(stores) != 1:
-                raise BundleError(f"recording made {len(stores)} stores, expected 1")
-            table = stores[0].table
-            live, conflicts = stores[0].live_calls, stores[0].conflicts
+                        raise BundleError(f"recording against {submission.name} failed: {result.message}")
+                    names.append(submission.name)
     finally:
         if saved_secret is not None:
             os.environ["BACKPROP_GRADER_SECRET"] = saved_secret
-    return table, names, live, conflicts
+    return store.table, names, store.live_calls, store.conflicts
 
 
 # --------------------------------------------------------------------------------------------------
@@ -466,7 +497,7 @@ def build_bundle(
     with tempfile.TemporaryDirectory(prefix="backprop-grader-stage-") as work:
         staged = Path(work) / package
         checks, roots, shipped = stage_pack(assignment, staged)
-        table, names, live, conflicts = record(assignment, staged, roots, shipped, sandbox, extra)
+        table, names, live, conflicts = record(assignment, staged, checks, roots, shipped, sandbox, extra)
         table.save(staged)
         engine = out / PACKAGE
         _copy_engine(engine)

@@ -182,7 +182,8 @@ class Table:
     def save(self, folder: Path) -> None:
         """Write ``frozen.json`` and ``frozen.npz`` into ``folder``."""
         document = {"format": FORMAT, "values": self.values, "calls": self.calls}
-        (folder / FROZEN_JSON).write_text(json.dumps(document, sort_keys=True, indent=0) + "\n", encoding="utf-8")
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+        (folder / FROZEN_JSON).write_text(text + "\n", encoding="utf-8")
         np.savez_compressed(folder / FROZEN_NPZ, **self.arrays)
 
     @classmethod
