@@ -309,6 +309,10 @@ class RecordStore(Store):
             return self._objects[path]
 
     def _unwrap(self, value: Any) -> Any:
+        """The real objects behind proxies; containers without proxies stay the same objects, so a
+        trusted function that changes its arguments in place changes the check's own."""
+        if not _holds_proxy(value):
+            return value
         if _is_proxy(value):
             return self.real(value)
         if isinstance(value, list):
