@@ -269,10 +269,12 @@ def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[st
         for info in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=root + "."):
             if not info.name.endswith(".__main__"):
                 real[info.name] = importlib.import_module(info.name)
-    for path in sorted(assignment.folder.glob("*.py")):
-        if path.stem != "__init__" and path.stem not in shipped and not path.stem.startswith("test_"):
-            name = f"{assignment.package}.{path.stem}"
-            real[name] = importlib.import_module(name)
+    # The pack's own trusted modules and subpackages (a folder pack's reference/ is one).
+    prefix = assignment.package + "."
+    for info in pkgutil.walk_packages([str(assignment.folder)], prefix=prefix):
+        top = info.name[len(prefix) :].split(".", 1)[0]
+        if top not in shipped and not top.startswith("test_") and not info.name.endswith(".__main__"):
+            real[info.name] = importlib.import_module(info.name)
 
     def resolve(logical: str) -> Any:
         name = logical.replace(frozen.PACK_ALIAS + ".", assignment.package + ".", 1)
