@@ -212,7 +212,8 @@ def _public_text() -> tuple[set[str], set[str]]:
     assignment = load_assignment(PACK)
     assert assignment.handout is not None
     # Every handout file (its README publishes the toy problem's expected numbers on purpose).
-    sources = [p.read_text(encoding="utf-8") for p in sorted(assignment.handout.rglob("*")) if p.is_file()]
+    documents = [p.read_text(encoding="utf-8") for p in sorted(assignment.handout.rglob("*")) if p.is_file()]
+    sources = list(_py_sources(assignment.handout).values())
     sources += [(REPO / "grader" / f).read_text() for f in ENGINE_FILES if f.endswith(".py")]
     for folder in ("boundary", "worker", "sandbox", "writers"):
         sources += list(_py_sources(REPO / "grader" / folder).values())
@@ -222,6 +223,8 @@ def _public_text() -> tuple[set[str], set[str]]:
     for source in sources:
         names |= _defined_names(source)
         lines |= _lines(source)
+    for document in documents:
+        lines |= _lines(document)
     return names, lines
 
 
