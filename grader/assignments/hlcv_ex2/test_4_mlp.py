@@ -82,14 +82,18 @@ def test_mlp_forward(student, check):
 
 def held_out_accuracy(arrays: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
     """Accuracy on (X, y) of the Linear/ReLU network whose (weight, bias) arrays are ``arrays``."""
-    shapes_ok = len(arrays) >= 2 and len(arrays) % 2 == 0 and arrays[0].ndim == 2 and arrays[0].shape[1] == X.shape[1]
-    if not shapes_ok:
-        raise CheckFailed(f"the trained parameters do not form an MLP on {X.shape[1]} inputs")
-    try:
-        logits = reference_logits(arrays, X.astype(np.float64))
-    except ValueError as exc:
-        raise CheckFailed(f"the trained parameters do not form an MLP: {exc}") from None
-    return float(np.mean(logits.argmax(axis=1) == y))
+    width = X.shape[1]
+    if len(arrays) < 2 or len(arrays) % 2:
+        raise CheckFailed(f"the trained model has {len(arrays)} parameter arrays, expected (weight, bias) pairs")
+    for i in range(0, len(arrays), 2):
+        weight, bias = arrays[i], arrays[i + 1]
+        if weight.ndim != 2 or weight.shape[1] != width or bias.shape != (weight.shape[0],):
+            raise CheckFailed(
+                f"parameters {i} and {i + 1} have shapes {weight.shape} and {bias.shape}: "
+                f"not a Linear layer on {width} inputs"
+            )
+        width = weight.shape[0]
+    return float(np.mean(reference_logits(arrays, X.astype(np.float64)).argmax(axis=1) == y))
 
 
 def blobs(seed: int, n: int, d: int = 20, classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +133,8 @@ def test_train_mlp(student, check):
     if not last < first:
         raise CheckFailed(f"training did not lower the loss ({first:.4f} -> {last:.4f})")
     _, arrays = model.torch_params()
+    if type(arrays) is not list:
+        raise CheckFailed("could not read the trained model's parameters")
     checked = [as_array(a, f"parameter {i}", a.shape if hasattr(a, "shape") else ()) for i, a in enumerate(arrays)]
     # Measured with this module's own forward pass (no trusted code on the student's weights, so the
     # check can be frozen for students).
