@@ -40,7 +40,7 @@ from typing import Any
 
 from grader import __version__
 from grader.engine import frozen
-from grader.engine.packs import Assignment, AssignmentError, load_assignment
+from grader.engine.packs import Assignment, load_assignment
 from grader.sandbox import Sandbox
 
 #: The package name of every student bundle (distinct from ``grader``: both can share one venv).
@@ -528,4 +528,4 @@ def build_bundle(
     return report
 
 
-__all__ = ["BundleError", "BundleReport", "build_bundle", "AssignmentError"]
+__all__ = ["BundleError", "BundleReport", "build_bundle", "stage_pack", "survey", "wheel_name"]
