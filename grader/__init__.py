@@ -3,12 +3,14 @@
 Module map. The trust boundary runs between ``boundary/`` (trusted, in the grader's process) and
 ``worker/`` (the only code that runs inside a sandbox, next to the student's files).
 
-- ``cli/``: the ``grade`` command line: subcommands, shared options, exit codes, terminal output.
+- ``cli/``: the ``grade`` command line: subcommands, shared options, exit codes, terminal output
+  (``student``: the smaller ``grade`` command of a student bundle).
 - ``engine/``: grading one submission: intake (``intake``, tar archives in ``tar_intake``), assignment
   packs (``packs``; ``validate`` and ``scaffold`` for ``grade pack``), the data sets they need
   (``datasets``), the rubric runner (``rubric``), value checks (``compare``), time budgets
   (``budget``), the grading secret the checks' inputs derive from (``secret``) and the end-to-end
-  ``grading``.
+  ``grading``; the student bundle (``bundle``: ``grade pack bundle``) and the frozen trusted values
+  its checks replay (``frozen``).
 - ``pack``: the one public module assignment-pack authors import from.
 - ``assignments/``: the built-in assignment packs (checks and mistake catalogues; trusted).
 - ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``), bounded decoding

@@ -17,7 +17,8 @@ to the sandboxed submission) and the ``check`` fixture (points, feedback, the na
 Markers (also usable as ``pytest.mark.<name>``): ``points(n)`` (required on every check),
 ``title(text)``, ``hidden`` (inputs and details never shown to students; runs in its own worker),
 ``needs(*files)`` (scores 0 without running when a file is missing), ``training`` (runs with the
-training limits and the data folder). The engine registers them and runs with strict markers.
+training limits and the data folder), ``freezable`` (shipped to students with frozen expected
+values by ``grade pack bundle``). The engine registers them and runs with strict markers.
 
 Fixtures the engine provides: ``student``, ``check``, ``assignment``, ``settings`` (the pack's own
 validated ``[settings]``), ``submission_files``, ``submission_dir``, ``data_dir``,
@@ -56,6 +57,9 @@ hidden = pytest.mark.hidden
 needs = pytest.mark.needs
 #: ``@training``: runs with the training limits (time, memory, data).
 training = pytest.mark.training
+#: ``@freezable``: a visible check on fixed inputs; the student bundle (``grade pack bundle``) ships its
+#: code with the trusted values it uses frozen as data. Its trusted calls must not take student output.
+freezable = pytest.mark.freezable
 
 __all__ = [
     "Check",
@@ -71,6 +75,7 @@ __all__ = [
     "as_float",
     "close_relative",
     "describe",
+    "freezable",
     "hidden",
     "needs",
     "points",

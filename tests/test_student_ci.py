@@ -5,7 +5,8 @@ Classroom does (the handout, then the student's files, in a fresh git repository
 step of the job as written, in order, with ``bash --noprofile --norc -eo pipefail`` (GitHub's ``shell:
 bash``) and the variables a runner sets (``RUNNER_TEMP``, ``GITHUB_OUTPUT``, ``GITHUB_STEP_SUMMARY``, ...).
 ``python`` is a plain interpreter, as after ``actions/setup-python``. Only the install source changes:
-``GRADER_SPEC`` points at a copy of this project instead of the package index, and ``TORCH_INDEX`` is
+``GRADER_SPEC`` points at the hlcv-ex2 student bundle built with ``grade pack bundle`` (what an instructor
+publishes) instead of a URL, and ``TORCH_INDEX`` is
 empty so torch comes from this machine's package index (pinned to the CPU build by ``PIP_CONSTRAINT``).
 The ``uses:`` steps (checkout, artifact upload, test report, Classroom reporter) are GitHub's own actions;
 for them the test checks that what they are pointed at exists and has the shape they read.
@@ -120,6 +121,45 @@ def test_classroom_reporter_reads_the_grade_steps_result() -> None:
     assert reporter.get("continue-on-error") is True
 
 
+def test_actions_run_on_node_24_and_pip_downloads_are_cached() -> None:
+    steps = the_job(load_workflow())["steps"]
+    # The first majors of each that run on Node 24 (Node 20 actions are deprecated and removed).
+    minimum = {"actions/checkout": 5, "actions/setup-python": 6, "actions/upload-artifact": 6}
+    minimum["mikepenz/action-junit-report"] = 6
+    used = {s["uses"].split("@")[0]: int(s["uses"].split("@v")[1]) for s in steps if "uses" in s}
+    for action, major in minimum.items():
+        assert used[action] >= major, f"{action}@v{used[action]} is deprecated"
+    python = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python"))
+    assert python["with"]["cache"] == "pip"
+    assert python["with"]["cache-dependency-path"] == ".github/workflows/grade.yml"
+
+
+def test_job_is_named_as_classrooms_reporter_expects() -> None:
+    jobs = load_workflow()["jobs"]
+    assert list(jobs) == ["run-autograding-tests"]
+    assert jobs["run-autograding-tests"].get("name", "run-autograding-tests") == "run-autograding-tests"
+
+
+def test_unset_grader_spec_stops_the_install_with_a_clear_message(tmp_path: Path) -> None:
+    data = load_workflow()
+    assert settings(data)["GRADER_SPEC"] == "", "no default: an unowned package name must never be installed"
+    install = next(s for s in the_job(data)["steps"] if s.get("name") == "Install the grader")
+    script = tmp_path / "install.sh"
+    script.write_text(install["run"])
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RUNNER_TEMP": str(tmp_path), **settings(data)}
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "::error title=No grader configured::set the repository or organisation variable GRADER_SPEC" in done.stdout
+    assert not (tmp_path / "grader-venv").exists()
+
+
 # --------------------------------------------------------------------------- running it
 
 
@@ -185,16 +225,18 @@ def make_repository(folder: Path, submission: Path) -> Path:
     return repo
 
 
-def grader_source(folder: Path) -> Path:
-    """What ``pip install`` needs of this project, copied (building never writes into the work tree)."""
-    source = folder / "backprop-grader"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("grader", "reference"):
-        shutil.copytree(REPO / name, source / name, ignore=ignore)
-    return source
+def student_bundle(folder: Path) -> Path:
+    """The hlcv-ex2 student bundle, built as docs/student-bundle.md says (building never writes into the work tree)."""
+    bundle = folder / "hlcv-ex2-student"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "grader.cli", "pack", "bundle", "hlcv-ex2", "--student", "--out", str(bundle)]
+    done = subprocess.run(
+        [*command, "--sandbox", "bwrap"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for path in [bundle, *bundle.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o005 | (0o050 if path.is_dir() else 0))
+    return bundle
 
 
 def setup_python(folder: Path) -> Path:
@@ -275,7 +317,7 @@ def install(runner_temp: Path) -> dict[str, str]:
     constraints = runner_temp / "constraints.txt"
     constraints.write_text((REPO / "scripts" / "constraints.txt").read_text())
     return {
-        "GRADER_SPEC": str(grader_source(runner_temp)),
+        "GRADER_SPEC": str(student_bundle(runner_temp)),
         "TORCH_INDEX": "",
         "PIP_CONSTRAINT": str(constraints),
     }
@@ -369,28 +411,28 @@ def test_every_command_runs_as_written_on_a_good_submission(good_run: WorkflowRu
         assert step.returncode in (None, 0), f"{step.name} failed:\n{step.output[-3000:]}"
     ran = [s.name for s in good_run.steps if s.returncode == 0]
     assert ran == ["Install the grader", "Prepare the sandbox", "Grade"]
-    assert "backprop-grader" in good_run.step("Install the grader").output
+    assert "backprop-grader-student" in good_run.step("Install the grader").output
 
 
 @pytest.mark.slow
 def test_good_submission_meets_the_minimum_with_its_points_in_every_output(good_run: WorkflowRun) -> None:
     result = load_result(good_run.runner_temp / "grade" / "result.json")
     assert result.status == "graded" and result.score >= fail_under()
-    # 100 points, less the two 5-point CIFAR-10 checks, which need a data set a runner does not have.
-    assert result.score == 90 and result.max_score == 100
+    # The 92 visible points, less the two 5-point CIFAR-10 checks, which only the instructor's grader runs.
+    assert result.score == 82 and result.max_score == 92
     outputs = good_run.outputs["grade"]
-    assert outputs["passed"] == "true" and float(outputs["score"]) == 90 and float(outputs["max_score"]) == 100
-    assert "## hlcv-ex2: 90.0 / 100.0 points" in good_run.summary
+    assert outputs["passed"] == "true" and float(outputs["score"]) == 82 and float(outputs["max_score"]) == 92
+    assert "## hlcv-ex2: 82.0 / 92.0 points" in good_run.summary
     assert f"Minimum score for this job: {fail_under():g} points (met)." in good_run.summary
-    assert "::notice title=Autograding::Points 90/100" in good_run.step("Grade").output
+    assert "::notice title=Autograding::Points 82/92" in good_run.step("Grade").output
 
 
 @pytest.mark.slow
 def test_classroom_result_has_points_awarded_and_available(good_run: WorkflowRun) -> None:
     data = classroom(good_run)
-    assert data["version"] == 1 and data["status"] == "pass" and data["max_score"] == 100
-    assert len(data["tests"]) == 18
-    assert sum(t["score"] for t in data["tests"]) == 90
+    assert data["version"] == 1 and data["status"] == "pass" and data["max_score"] == 92
+    assert len(data["tests"]) == 17
+    assert sum(t["score"] for t in data["tests"]) == 82
     assert {t["status"] for t in data["tests"]} <= {"pass", "fail", "error"}
     assert all(t["name"] and isinstance(t["score"], (int, float)) for t in data["tests"])
 
@@ -402,8 +444,8 @@ def test_uploaded_json_is_the_student_copy(good_run: WorkflowRun) -> None:
     assert all(path.is_file() for path in paths), paths
     (uploaded,) = [p for p in paths if p.suffix == ".json"]
     student = load_result(uploaded)
-    hidden = [t for t in student.tests if t.visibility == "hidden"]
-    assert hidden and all(t.output == "Hidden check." for t in hidden)
+    # The bundle has no hidden check: not even its title reaches the run.
+    assert student.tests and all(t.visibility == "visible" for t in student.tests)
     # The full record stays on the runner, not in the artifact.
     record = good_run.runner_temp / "grade" / "record.json"
     assert record.is_file() and record not in paths
@@ -415,7 +457,7 @@ def test_junit_report_validates_and_counts_add_up(good_run: WorkflowRun) -> None
     reporter = next(s for s in the_job(load_workflow())["steps"] if "junit-report" in s.get("uses", ""))
     (report,) = good_run.with_paths(reporter["with"]["report_paths"])
     totals = assert_junit_structure(report)
-    assert totals == {"tests": 18, "failures": 0, "errors": 0, "skipped": 2}
+    assert totals == {"tests": 17, "failures": 0, "errors": 0, "skipped": 2}
 
 
 @pytest.mark.slow
@@ -462,7 +504,7 @@ def test_buggy_submission_reports_still_get_written(buggy_run: WorkflowRun) -> N
     for name in ("Upload the result", "Publish the JUnit report", "Report the points to GitHub Classroom"):
         assert str(conditions[name]).startswith("${{ !cancelled()"), name
     totals = assert_junit_structure(buggy_run.runner_temp / "grade" / "junit.xml")
-    assert totals["tests"] == 18 and totals["failures"] >= 1
+    assert totals["tests"] == 17 and totals["failures"] >= 1
     gradient = next(t for t in classroom(buggy_run)["tests"] if t["name"].startswith("Toy problem: gradients"))
     assert gradient["status"] == "fail" and gradient["score"] == 0
     assert "instead of averaged" in gradient["message"]

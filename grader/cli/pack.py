@@ -50,3 +50,46 @@ def new_command(folder: Path) -> None:
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"wrote {len(written)} files to {folder}; next: grade pack check {folder}")
+
+
+@pack_group.command("bundle")
+@click.argument("pack")
+@click.option(
+    "--student",
+    is_flag=True,
+    required=True,
+    help="Build the student bundle (the only kind there is; the flag says who it is for).",
+)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="New, empty folder.")
+@sandbox_option("Sandbox for recording the frozen values; 'auto' takes docker, then bwrap, then process.")
+@click.option(
+    "--record-from",
+    "extra",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="More submissions to record the checks against (repeatable), beyond the example, handout and mistakes.",
+)
+def bundle_command(pack: str, student: bool, out: Path, sandbox: str, extra: tuple[Path, ...]) -> None:
+    """Write PACK's student bundle into OUT: the handout, the self-check, and the visible checks with
+    their expected values frozen as data. No reference, hidden check, input generator or secret goes in.
+    Students install it with: python -m pip install OUT (or its wheel, or a git URL)."""
+    from grader.cli.app import _select_sandbox
+    from grader.engine.bundle import BundleError, build_bundle
+    from grader.engine.packs import AssignmentError
+
+    chosen = _select_sandbox(sandbox)
+    click.echo(f"Building the student bundle of {pack} (recording the visible checks) ...", err=True)
+    try:
+        report = build_bundle(pack, out, chosen, extra)
+    except (AssignmentError, BundleError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"wrote {out}: {len(report.frozen)} checks frozen, {len(report.stubbed)} instructor-only, "
+        f"{report.left_out} hidden left out; {report.frozen_calls} trusted calls recorded from "
+        f"{len(report.recorded_from)} submissions"
+    )
+    if report.live_calls:
+        click.echo("not frozen (arguments are not plain data): " + ", ".join(report.live_calls))
+    if report.conflicts:
+        click.echo(f"warning: {len(report.conflicts)} recorded calls gave different results between runs", err=True)
+    click.echo(f"students install it with: python -m pip install {out}")

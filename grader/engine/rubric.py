@@ -15,7 +15,9 @@ Markers a check may carry (see :mod:`grader.pack`):
 - ``hidden``: inputs and details are not shown to students; runs in a worker of its own so that
   nothing the submission saw there can leak into a visible check's output;
 - ``needs("file.py", ...)``: submission files without which it scores 0 without running;
-- ``training``: runs in a worker with the training limits (more time and memory, data mounted).
+- ``training``: runs in a worker with the training limits (more time and memory, data mounted);
+- ``freezable``: a visible check on fixed inputs whose trusted values the student bundle stores as
+  data (:mod:`grader.engine.bundle`); the full grader runs it like any other check.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ MARKERS = {
     "hidden": "hidden: inputs and details are not shown to students",
     "needs": "needs(*files): submission files the check cannot run without",
     "training": "training: runs with the training limits (time, memory, data)",
+    "freezable": "freezable: visible with fixed inputs; the student bundle ships it with frozen expected values",
 }
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).

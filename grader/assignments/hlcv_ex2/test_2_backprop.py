@@ -67,6 +67,7 @@ def own_consistency(net, params, X, y, reg, grads_key_order=PARAM_NAMES) -> str:
 
 
 @pytest.mark.points(12)
+@pytest.mark.freezable
 @pytest.mark.title("Toy problem: gradients of W1, b1, W2, b2 (relative error < 1e-8)")
 def test_toy_gradients(student, check, toy_params, toy_xy):
     X, y = toy_xy
