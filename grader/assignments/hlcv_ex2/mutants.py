@@ -136,7 +136,7 @@ LOSS_MUTANTS: list[tuple[str, LossFn]] = [
     ),
     ("softmax gradient without subtracting the one-hot labels (dscores = probs - onehot(y))", _mutant(onehot="none")),
     (
-        "one-hot subtracted from whole columns (dscores[:, y] -= 1) instead of one entry per row (dscores[range(N), y])",
+        "one-hot subtracted from whole columns (dscores[:, y] -= 1), not one entry per row (dscores[range(N), y])",
         _mutant(onehot="columns"),
     ),
     (
