@@ -63,6 +63,9 @@ def main() -> int:
     parser.add_argument("--sandbox", default="bwrap", help="sandbox backend (default bwrap)")
     parser.add_argument("-k", dest="only", default="", help="grade only variants whose name contains this")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
+    parser.add_argument(
+        "--slot", type=int, default=0, help="sandbox slot (its own uid): keep apart from other graders on the host"
+    )
     args = parser.parse_args()
     sandbox = backend_class(args.sandbox)()
     rows, start = [], time.monotonic()
@@ -70,7 +73,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="rubric-variant-") as tmp:
             folder = Path(tmp) / "submission"
             folder.mkdir()
-            result = grade(variant.write(folder), GradeOptions(assignment="hlcv-ex2", sandbox=sandbox))
+            result = grade(variant.write(folder), GradeOptions(assignment="hlcv-ex2", sandbox=sandbox, slot=args.slot))
         row = outcome(variant, result)
         rows.append(row)
         if variant.correct:

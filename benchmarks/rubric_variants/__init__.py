@@ -24,8 +24,8 @@ BASES = {NUMPY: HERE / "two_layernet_student.py", TORCH: HERE / "ex2_pytorch_stu
 class Variant:
     """One submission: ``edits`` are (file, old, new) replacements of the student-style solution (``old``
     must occur exactly once). A mistake names the ``check`` that covers it and a regular expression its
-    diagnosis must match; a correct variant has neither and must get full marks. ``files`` are the
-    student files shipped (a mistake in one file ships only that file, which keeps grading quick)."""
+    diagnosis must match; a correct variant has neither, ships both files and must get full marks.
+    ``files`` are the student files shipped (a mistake ships only its own file, which keeps grading quick)."""
 
     name: str
     files: tuple[str, ...]
@@ -84,7 +84,7 @@ CORRECT = [
     Variant("student-style", (NUMPY, TORCH)),
     Variant(
         "modulelist-functional-relu",
-        (TORCH,),
+        (NUMPY, TORCH),
         (
             (
                 TORCH,
@@ -107,7 +107,7 @@ CORRECT = [
     ),
     Variant(
         "one-relu-reused",
-        (TORCH,),
+        (NUMPY, TORCH),
         (
             (
                 TORCH,
@@ -130,7 +130,7 @@ CORRECT = [
     ),
     Variant(
         "functional-loss-and-setattr-layers",
-        (TORCH,),
+        (NUMPY, TORCH),
         (
             (
                 TORCH,
@@ -161,7 +161,7 @@ CORRECT = [
     ),
     Variant(
         "in-place-momentum-onehot-matrix",
-        (NUMPY,),
+        (NUMPY, TORCH),
         (
             (
                 NUMPY,
@@ -204,7 +204,7 @@ CORRECT = [
     ),
     Variant(
         "matmul-logsumexp",
-        (NUMPY,),
+        (NUMPY, TORCH),
         (
             (NUMPY, "        z2 = X.dot(W1) + b1\n", "        z2 = np.matmul(X, W1) + b1[None, :]\n"),
             (NUMPY, "        a2 = np.maximum(0, z2)\n", "        a2 = np.where(z2 > 0, z2, 0.0)\n"),
