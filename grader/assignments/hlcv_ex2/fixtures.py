@@ -103,5 +103,16 @@ def name_or_describe(check: Any, matches: list[tuple[str, bool]], pattern: str |
     """Name the first matching catalogue mistake; without one, add the error pattern as a note."""
     found = diagnose(check, matches)
     if found is None and pattern:
-        check.note(pattern)
+        note_pattern(check, pattern)
     return found
+
+
+def note_pattern(check: Any, pattern: str) -> None:
+    """Add an error pattern as feedback; float32-sized errors are a catalogue mistake of their own, named
+    from the pattern because mixed float32/float64 code matches no all-float32 variant exactly."""
+    from .mutants import FLOAT32_MISTAKE
+    from .patterns import FLOAT32_WORDS
+
+    if FLOAT32_WORDS in pattern:
+        check.diagnose(FLOAT32_MISTAKE)
+    check.note(pattern)

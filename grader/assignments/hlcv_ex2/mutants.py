@@ -112,6 +112,8 @@ def _mutant(**switches: Any) -> LossFn:
     return lambda p, X, y, r: _loss(p, X, y, r, **switches)
 
 
+FLOAT32_MISTAKE = "computed in float32 (np.float32 arrays lose precision; keep float64)"
+
 #: Mistakes in the forward pass, the loss or its gradient: (description, function with the reference's
 #: signature). Order matters only where two variants give the same output on an input.
 LOSS_MUTANTS: list[tuple[str, LossFn]] = [
@@ -177,7 +179,7 @@ LOSS_MUTANTS: list[tuple[str, LossFn]] = [
     ("b1 left out of the forward pass (z2 = X W1 + b1)", _mutant(bias="no-b1")),
     ("b2 left out of the forward pass (z3 = a2 W2 + b2)", _mutant(bias="no-b2")),
     ("softmax normalised over axis 0 (columns) instead of each row (axis=1)", _mutant(axis=0)),
-    ("computed in float32 (np.float32 arrays lose precision; keep float64)", _mutant(dtype=np.float32)),
+    (FLOAT32_MISTAKE, _mutant(dtype=np.float32)),
 ]
 
 

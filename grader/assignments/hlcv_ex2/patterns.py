@@ -12,6 +12,9 @@ import numpy as np
 #: Relative errors between these bounds, with everything else right, are what float32 rounding leaves.
 FLOAT32_BAND = (1e-9, 1e-4)
 
+#: The words every float32 pattern contains (the checks name the float32 mistake on them).
+FLOAT32_WORDS = "float32 rounding size"
+
 #: Exact factors worth naming: (factor, words).
 _FACTORS = ((2.0, "2"), (0.5, "1/2"), (-1.0, "-1"))
 

@@ -10,7 +10,16 @@ from reference.gradcheck import numerical_gradient
 from reference.hlcv_ex2 import toy
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, loss_and_grads
 
-from .fixtures import NUMPY_FILE, diagnose, fresh_problem, loss_and_grads_of, random_problem, same, student_net
+from .fixtures import (
+    NUMPY_FILE,
+    diagnose,
+    fresh_problem,
+    loss_and_grads_of,
+    note_pattern,
+    random_problem,
+    same,
+    student_net,
+)
 from .mutants import LOSS_MUTANTS
 from .patterns import describe_gradients
 
@@ -34,7 +43,7 @@ def name_gradient_mistake(check, params, X, y, reg, loss, grads) -> None:
     _, expected = loss_and_grads(params, X, y, reg)
     pattern = describe_gradients(grads, expected, len(y), GRAD_LIMIT)
     if pattern:
-        check.note(pattern)
+        note_pattern(check, pattern)
 
 
 def wrong_gradients(check, net, params, X, y, reg) -> list[str]:
