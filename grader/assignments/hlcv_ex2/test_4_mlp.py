@@ -124,23 +124,22 @@ def test_mlp_parameter_order(student, check, hidden_seed):
 def test_mlp_forward(student, check, hidden_seed):
     """Logits for other widths (no hidden layer, three hidden layers) with the reference's own weights
     and with weights the grader draws, on fresh inputs in the positive regime; twice, for determinism."""
+    # The reference's own initial weights for a net without hidden layer (any activation is irrelevant
+    # there); drawn positive weights for three hidden layers, so every pre-activation is positive.
     cases = [
         ((12, [], 3), reference_mlp().model_to_arrays(_reference_of(12, [], 3, 1))),
         ((10, [9, 7, 6], 4), grader_weights([hidden_seed, 45], expected_shapes(10, [9, 7, 6], 4), positive=True)),
     ]
     for sizes, arrays in cases:
-        model = model_with(student, check, sizes, [np.asarray(a, dtype=np.float32) for a in arrays])
-        positive = [np.abs(a) for a in arrays] if sizes[1] else arrays
-        if positive is not arrays:
-            model.torch_load([np.asarray(a, dtype=np.float32) for a in positive])
+        model = model_with(student, check, sizes, arrays)
         X = np.random.default_rng([hidden_seed, 46]).uniform(0, 1, size=(32, sizes[0])).astype(np.float32)
-        error, logits = logits_error(model, positive, X, sizes[2])
+        error, logits = logits_error(model, arrays, X, sizes[2])
         again = as_array(model.forward(X), "forward(x)", (32, sizes[2]))
         if not np.array_equal(again, logits):
             check.diagnose("forward is random (dropout or noise in the model): the handout's MLP has neither")
             raise CheckFailed("forward(x) gave different outputs for the same input")
         if not error < LOGIT_LIMIT:
-            name_forward_mistake(check, positive, X, logits)
+            name_forward_mistake(check, arrays, X, logits)
             raise CheckFailed(
                 f"forward(x) for MultiLayerPerceptron{sizes}: max error {error:.1e} against the reference logits "
                 f"(limit {LOGIT_LIMIT:.0e})"
