@@ -274,8 +274,6 @@ def train_params_variant(
         else:
             idx = np.random.choice(num_train, batch_size, replace=True)
         _, grads = _loss(params, X[idx], y[idx], 0.0 if mistake == "no-reg" else reg)
-        if mistake == "velocity-reset":
-            velocity = {k: np.zeros_like(v) for k, v in params.items()}
         mu = 0.0 if mistake == "momentum-ignored" else momentum
         for k in params:
             velocity[k] = mu * velocity[k] - learning_rate * grads[k]
@@ -299,8 +297,11 @@ TRAIN_MISTAKES = {
     "no-decay": "learning rate never decayed (multiply it by learning_rate_decay once per epoch)",
     "decay-off-by-one": "learning rate decayed at the end of each epoch instead of when it % iterations_per_epoch == 0",
     "decay-assigned": "learning rate set to learning_rate_decay instead of multiplied by it",
-    "momentum-ignored": "the momentum argument is not used in training",
-    "velocity-reset": "velocity reset to zero in every iteration (create it once, before the loop)",
+    # A velocity reset in every iteration and a momentum never passed on give the same weights: one entry.
+    "momentum-ignored": (
+        "momentum has no effect in training: momentum not passed on, or the velocity reset to zero in every "
+        "iteration (create it once, before the loop)"
+    ),
     "without-replacement": "minibatches sampled without replacement (the template uses replace=True)",
     "one-batch": "the same minibatch used in every iteration (draw idx inside the loop)",
     "no-reg": "reg not passed to loss() in train (the regulariser is missing from training)",
