@@ -212,6 +212,11 @@ def test_train_mlp(student, check, hidden_seed):
             else:
                 if _max_error(got, start) == 0:
                     check.note("the weights did not change at all during training")
+                else:
+                    check.note(
+                        "the handout fixes the batches (torch.manual_seed(seed), then one torch.randperm per epoch "
+                        "taken in order) and the loss (nn.CrossEntropyLoss on the logits): keep both as given"
+                    )
     if not failures:
         X_test = X[:8]
         first, second = model.forward(X_test), model.forward(X_test)
