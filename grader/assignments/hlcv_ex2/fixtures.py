@@ -16,6 +16,8 @@ from reference.hlcv_ex2 import toy
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, init_params
 
 from .inputs import random_problem  # noqa: F401 - the checks take it from here
+from .mutants import FLOAT32_MISTAKE
+from .patterns import FLOAT32_WORDS
 
 
 def _import_torch_side() -> None:
@@ -110,9 +112,6 @@ def name_or_describe(check: Any, matches: list[tuple[str, bool]], pattern: str |
 def note_pattern(check: Any, pattern: str) -> None:
     """Add an error pattern as feedback; float32-sized errors are a catalogue mistake of their own, named
     from the pattern because mixed float32/float64 code matches no all-float32 variant exactly."""
-    from .mutants import FLOAT32_MISTAKE
-    from .patterns import FLOAT32_WORDS
-
     if FLOAT32_WORDS in pattern:
         check.diagnose(FLOAT32_MISTAKE)
     check.note(pattern)

@@ -6,7 +6,7 @@ mutant is a small, readable edit of the reference, so a match is strong evidence
 matches, :mod:`.patterns` describes what the error looks like instead.
 
 The catalogue (``catalogue_size()`` counts it): forward and loss mistakes in ``LOSS_MUTANTS``, momentum
-conventions in ``sgd_mutants`` (compared over several steps, velocity included), training-loop
+conventions in ``sgd_rules`` (compared over several steps, velocity included), training-loop
 mistakes in ``TRAIN_MISTAKES``, the MLP's structure in ``MLP_FORWARD_MISTAKES`` and ``train_mlp``'s
 in ``TRAIN_MLP_MISTAKES`` (torch variants in :mod:`.torch_mutants`).
 """
@@ -233,17 +233,6 @@ def sgd_rules() -> list[tuple[str, Callable[[np.ndarray, np.ndarray, np.ndarray,
             lambda p, g, v, lr, mu: (p + lr * v - mu * g, lr * v - mu * g),
         ),
     ]
-
-
-def sgd_mutants(
-    params: Params, grads: Params, velocity: Params, lr: float, mu: float
-) -> list[tuple[str, Params, Params]]:
-    """Wrong momentum updates after one step: (description, params after, velocity after)."""
-    out = []
-    for name, rule in sgd_rules():
-        after = {k: rule(params[k], grads[k], velocity[k], lr, mu) for k in params}
-        out.append((name, {k: a[0] for k, a in after.items()}, {k: a[1] for k, a in after.items()}))
-    return out
 
 
 def train_params_variant(
