@@ -59,7 +59,8 @@ def _fresh_probs_ok(student, check, hidden_seed) -> bool:
         student_net(student, params).call("loss", X)[0], "loss(X) on fresh inputs", (len(X), params["b2"].size)
     )
     expected = forward_probs(params, X)
-    if same(probs, expected, 1e-8):
+    # The handout's own measure and limit, so the fresh inputs are no stricter than the toy problem.
+    if float(np.abs(probs - expected).sum()) < toy.PROBS_TOLERANCE:
         return True
     name_or_describe(check, _probs_mistakes(params, X, probs), describe_probs(probs, expected))
     return False
@@ -154,7 +155,9 @@ def test_vectorised_forward(student, check):
             f"loss(X) ran {counts[8]} lines of your code for 8 samples but {counts[256]} for 256: "
             "loop over samples in Python; use matrix operations on the whole batch"
         )
-    if not (_rows_are_probabilities(outputs[256]) and same(outputs[256][:8], outputs[8], 1e-8)):
+    # Loose on purpose: float32 code may round a row differently in a larger batch.
+    consistent = np.allclose(outputs[256][:8], outputs[8], rtol=1e-4, atol=1e-6)
+    if not (_rows_are_probabilities(outputs[256]) and consistent):
         raise CheckFailed("loss(X) must return one row of probabilities per sample, whatever the batch size")
     if np.allclose(outputs[256], outputs[256][0]):
         raise CheckFailed("loss(X) returns the same probabilities for every sample: it must depend on X")

@@ -32,15 +32,17 @@ def name_gradient_mistake(check, params, X, y, reg, loss, grads) -> None:
     """Name the catalogue mistake the gradients match (loss too, first), else describe the error pattern."""
     # A variant whose loss matches too is the better explanation: a 0.5*reg convention and a
     # missing factor 2 in the gradient give the same gradients but different losses.
+    _, expected = loss_and_grads(params, X, y, reg)
     both, grads_only = [], []
     for name, fn in LOSS_MUTANTS:
         mutant_loss, mutant = fn(params, X, y, reg)
+        if all(same(mutant[k], expected[k], 1e-6) for k in PARAM_NAMES):
+            continue  # a mistake of the loss alone: it cannot explain wrong gradients
         grads_match = all(same(grads[k], mutant[k], 1e-6) for k in PARAM_NAMES)
         both.append((name, grads_match and abs(loss - mutant_loss) <= 1e-6 * max(1.0, abs(mutant_loss))))
         grads_only.append((name, grads_match))
     if diagnose(check, both) or diagnose(check, grads_only):
         return
-    _, expected = loss_and_grads(params, X, y, reg)
     pattern = describe_gradients(grads, expected, len(y), GRAD_LIMIT)
     if pattern:
         note_pattern(check, pattern)
