@@ -103,6 +103,18 @@ MISTAKES = [
         r"previous velocity|momentum ignored",
     ),
     Mistake(
+        "nesterov",
+        (
+            (
+                NET,
+                "params[key] = params[key] + velocity[key]",
+                "params[key] = params[key] + momentum * velocity[key] - learning_rate * grads[key]",
+            ),
+        ),
+        "test_sgd_momentum_step",
+        r"Nesterov",
+    ),
+    Mistake(
         "decay-every-iteration",
         (
             (
@@ -119,5 +131,11 @@ MISTAKES = [
         (("ex2_pytorch.py", "                layers.append(nn.ReLU())\n", "                pass\n"),),
         "test_mlp_layers",
         r"ReLU",
+    ),
+    Mistake(
+        "no-zero-grad",
+        (("ex2_pytorch.py", "            opt.zero_grad()\n", ""),),
+        "test_train_mlp",
+        r"zero_grad",
     ),
 ]

@@ -16,6 +16,8 @@ from reference.hlcv_ex2 import toy
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, init_params
 
 from .inputs import random_problem  # noqa: F401 - the checks take it from here
+from .mutants import FLOAT32_MISTAKE
+from .patterns import FLOAT32_WORDS
 
 
 def _import_torch_side() -> None:
@@ -87,3 +89,29 @@ def diagnose(check: Any, matches: list[tuple[str, bool]]) -> str | None:
 
 def same(actual: np.ndarray, expected: np.ndarray, limit: float = 1e-6) -> bool:
     return close_relative(actual, expected, limit)[0]
+
+
+def fresh_problem(hidden_seed: int, salt: int) -> tuple[dict, np.ndarray, np.ndarray, float]:
+    """A problem of random sizes drawn from ``hidden_seed`` (the grader's per-grading secret): a function
+    that only returns the handout's published toy answers fails on it. Returns (params, X, y, reg)."""
+    rng = np.random.default_rng([hidden_seed, salt])
+    n, d, h, c = (int(v) for v in rng.integers(3, 9, 4))
+    reg = float(rng.uniform(0.01, 0.5))
+    params, X, y = random_problem(int(rng.integers(2**31)), n=n + c, d=d, h=h, c=c)
+    return params, X, y, reg
+
+
+def name_or_describe(check: Any, matches: list[tuple[str, bool]], pattern: str | None) -> str | None:
+    """Name the first matching catalogue mistake; without one, add the error pattern as a note."""
+    found = diagnose(check, matches)
+    if found is None and pattern:
+        note_pattern(check, pattern)
+    return found
+
+
+def note_pattern(check: Any, pattern: str) -> None:
+    """Add an error pattern as feedback; float32-sized errors are a catalogue mistake of their own, named
+    from the pattern because mixed float32/float64 code matches no all-float32 variant exactly."""
+    if FLOAT32_WORDS in pattern:
+        check.diagnose(FLOAT32_MISTAKE)
+    check.note(pattern)

@@ -12,13 +12,15 @@ from reference.hlcv_ex2.two_layernet import PARAM_NAMES, forward_probs, init_par
 from .fixtures import (
     NUMPY_FILE,
     NUMPY_MODULE,
-    diagnose,
+    fresh_problem,
     loss_and_grads_of,
+    name_or_describe,
     random_problem,
     same,
     student_net,
 )
-from .mutants import LOSS_MUTANTS
+from .mutants import LOSS_MUTANTS, forward_mutants
+from .patterns import describe_probs, describe_scalar
 
 # Every check here runs on fixed inputs: the student bundle ships them with frozen expected values.
 pytestmark = [pytest.mark.needs(NUMPY_FILE), pytest.mark.freezable]
@@ -44,34 +46,66 @@ def test_initialisation(student, check):
             )
 
 
+def _probs_mistakes(params, X, probs) -> list[tuple[str, bool]]:
+    return [
+        (name, probs.shape == fn(params, X).shape and same(probs, fn(params, X), 1e-6))
+        for name, fn in forward_mutants()
+    ]
+
+
+def _fresh_probs_ok(student, check, hidden_seed) -> bool:
+    """The same forward pass on fresh inputs drawn from ``hidden_seed`` (no toy answer can pass it)."""
+    params, X, _, _ = fresh_problem(hidden_seed, 1)
+    probs = as_array(
+        student_net(student, params).call("loss", X)[0], "loss(X) on fresh inputs", (len(X), params["b2"].size)
+    )
+    expected = forward_probs(params, X)
+    # The handout's own measure and limit, so the fresh inputs are no stricter than the toy problem.
+    if float(np.abs(probs - expected).sum()) < toy.PROBS_TOLERANCE:
+        return True
+    name_or_describe(check, _probs_mistakes(params, X, probs), describe_probs(probs, expected))
+    return False
+
+
 @pytest.mark.points(7)
 @pytest.mark.title("Toy problem: class probabilities")
-def test_toy_probabilities(student, check, toy_params, toy_xy):
-    X, _ = toy_xy
+def test_toy_probabilities(student, check, toy_params, toy_xy, hidden_seed):
+    X, y = toy_xy
     net = student_net(student, toy_params)
     probs, _ = net.call("loss", X)
     probs = as_array(probs, "loss(X) (the probabilities)", (5, 3))
     difference = float(np.abs(probs - toy.TOY_PROBS).sum())
     if not difference < toy.PROBS_TOLERANCE:
-        if not np.allclose(probs.sum(axis=1), 1):
-            check.diagnose("probabilities do not sum to 1 per row: apply softmax row-wise (axis=1)")
+        expected = forward_probs(toy_params, X)
+        name_or_describe(check, _probs_mistakes(toy_params, X, probs), describe_probs(probs, expected, y))
         raise CheckFailed(
             f"probabilities: sum of absolute differences {difference:.1e} (limit {toy.PROBS_TOLERANCE:.0e})"
         )
+    if not _fresh_probs_ok(student, check, hidden_seed):
+        raise CheckFailed("the toy probabilities match, but loss(X) on fresh inputs does not: it must compute them")
+
+
+def _loss_mistakes(params, X, y, reg, loss) -> list[tuple[str, bool]]:
+    return [(name, abs(fn(params, X, y, reg)[0] - loss) < 1e-9 * max(1.0, abs(loss))) for name, fn in LOSS_MUTANTS]
 
 
 @pytest.mark.points(6)
 @pytest.mark.title("Toy problem: loss 1.30378789133 with reg=0.05")
-def test_toy_loss(student, check, toy_params, toy_xy):
+def test_toy_loss(student, check, toy_params, toy_xy, hidden_seed):
     X, y = toy_xy
     net = student_net(student, toy_params)
     loss, _ = loss_and_grads_of(net, X, y, toy.TOY_REG, toy_params)
     if not abs(loss - toy.TOY_LOSS) < toy.LOSS_TOLERANCE:
-        diagnose(
-            check,
-            [(name, abs(fn(toy_params, X, y, toy.TOY_REG)[0] - loss) < 1e-9) for name, fn in LOSS_MUTANTS],
+        name_or_describe(
+            check, _loss_mistakes(toy_params, X, y, toy.TOY_REG, loss), describe_scalar(loss, toy.TOY_LOSS, len(y))
         )
     require_close("loss", loss, toy.TOY_LOSS, toy.LOSS_TOLERANCE)
+    params, X, y, reg = fresh_problem(hidden_seed, 2)
+    loss, _ = loss_and_grads_of(student_net(student, params), X, y, reg, params)
+    expected, _ = loss_and_grads(params, X, y, reg)
+    if not abs(loss - expected) < 1e-10 * max(1.0, abs(expected)):
+        name_or_describe(check, _loss_mistakes(params, X, y, reg, loss), describe_scalar(loss, expected, len(y)))
+        raise CheckFailed("the toy loss matches, but the loss on fresh inputs does not: loss() must compute it")
 
 
 @pytest.mark.points(4)
@@ -86,27 +120,35 @@ def test_loss_data_term_and_regulariser(student, check):
         if not abs(loss - expected) < 1e-10:
             part = "data loss (reg=0)" if reg == 0 else "regularisation term (reg=0.7)"
             failures.append(f"{part}: got {loss:.10f}, expected {expected:.10f}")
-            diagnose(check, [(n, abs(fn(params, X, y, reg)[0] - loss) < 1e-9) for n, fn in LOSS_MUTANTS])
+            if check.diagnosis is None:
+                name_or_describe(
+                    check, _loss_mistakes(params, X, y, reg, loss), describe_scalar(loss, expected, len(y))
+                )
     check.partial(1 - len(failures) / 2)
     if failures:
         raise CheckFailed("; ".join(failures))
 
 
+def _rows_are_probabilities(probs: np.ndarray) -> bool:
+    return bool((probs >= 0).all() and np.allclose(probs.sum(axis=1), 1, atol=1e-6))
+
+
 @pytest.mark.points(4)
 @pytest.mark.title("Forward pass is vectorised (no Python loop over samples)")
 def test_vectorised_forward(student, check):
-    counts = {}
+    """Fails for a loop over samples only; whether the numbers are right is the other checks' business. It
+    still needs a forward pass: rows of probabilities that depend on the input, the same for a row
+    whether it comes in a batch of 8 or of 256."""
+    counts, outputs = {}, {}
+    params, X, _ = random_problem(5, n=256, d=12, h=9, c=5)
     for n in (8, 256):
-        params, X, _ = random_problem(5, n=n, d=12, h=9, c=5)
         net = student_net(student, params)
-        probs, extras = net.call("loss", X, count_lines=True)
+        probs, extras = net.call("loss", X[:n], count_lines=True)
         probs = as_array(probs, f"loss(X) for {n} samples", (n, 5))
-        if not same(probs, forward_probs(params, X), 1e-8):
-            raise CheckFailed(f"loss(X) for {n} samples: probabilities differ from the reference")
         lines = extras.get("lines")
         if type(lines) is not int:
             raise CheckFailed("could not measure the forward pass")
-        counts[n] = lines
+        counts[n], outputs[n] = lines, probs
     # A vectorised pass runs the same lines for 8 or 256 samples; a loop runs ~32x more.
     if not counts[256] <= 2 * counts[8] + 10:
         check.diagnose("forward pass loops over samples in Python (not vectorised)")
@@ -114,6 +156,14 @@ def test_vectorised_forward(student, check):
             f"loss(X) ran {counts[8]} lines of your code for 8 samples but {counts[256]} for 256: "
             "loop over samples in Python; use matrix operations on the whole batch"
         )
+    # Loose on purpose: float32 code may round a row differently in a larger batch.
+    consistent = np.allclose(outputs[256][:8], outputs[8], rtol=1e-4, atol=1e-6)
+    if not (_rows_are_probabilities(outputs[256]) and consistent):
+        raise CheckFailed("loss(X) must return one row of probabilities per sample, whatever the batch size")
+    if np.allclose(outputs[256], outputs[256][0]):
+        raise CheckFailed("loss(X) returns the same probabilities for every sample: it must depend on X")
+    if not same(outputs[256], forward_probs(params, X), 1e-8):
+        check.note("vectorised; the probabilities differ from the reference (see the probability checks)")
 
 
 @pytest.mark.points(4)
@@ -130,4 +180,5 @@ def test_stable_softmax(student, check):
     probs = as_array(probs, "loss(X) on large scores", (6, 3))
     difference = float(np.abs(probs - expected).sum())
     if not difference < 1e-7:
+        name_or_describe(check, _probs_mistakes(params, X, probs), describe_probs(probs, expected))
         raise CheckFailed(f"probabilities on large scores: sum of absolute differences {difference:.1e} (limit 1e-07)")

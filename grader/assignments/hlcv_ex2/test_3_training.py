@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.engine.compare import CheckFailed, as_array, as_dict, as_float, require_relative
+from grader.engine.compare import CheckFailed, as_array, as_dict, require_relative
 from reference.hlcv_ex2 import toy
-from reference.hlcv_ex2.two_layernet import PARAM_NAMES, init_params, predict_labels, sgd_momentum_step, train_params
+from reference.hlcv_ex2.two_layernet import (
+    PARAM_NAMES,
+    forward_probs,
+    init_params,
+    loss_and_grads,
+    predict_labels,
+    sgd_momentum_step,
+    train_params,
+)
 
-from .fixtures import NUMPY_FILE, NUMPY_MODULE, diagnose, random_problem, same, student_net
-from .mutants import TRAIN_MISTAKES, sgd_mutants, train_loss_history
+from .fixtures import NUMPY_FILE, NUMPY_MODULE, diagnose, fresh_problem, random_problem, same, student_net
+from .mutants import TRAIN_MISTAKES, sgd_rules, train_params_variant
 
 # Every check here runs on fixed inputs: the student bundle ships them with frozen expected values.
 pytestmark = [pytest.mark.needs(NUMPY_FILE), pytest.mark.freezable]
@@ -18,42 +26,77 @@ pytestmark = [pytest.mark.needs(NUMPY_FILE), pytest.mark.freezable]
 HISTORY_LIMIT = 1e-8
 
 
+def _read_step(extras: dict, shapes: dict) -> tuple[dict, dict]:
+    """Params and velocity as the worker returns them after the call (the dicts the function updated)."""
+    after = extras.get("args")
+    if type(after) is not list or len(after) != 5:
+        raise CheckFailed("could not read the arguments back after sgd_momentum_step")
+    got_p = as_dict(after[0], "params", list(PARAM_NAMES))
+    got_v = as_dict(after[2], "velocity", list(PARAM_NAMES))
+    return (
+        {k: as_array(got_p[k], f"params['{k}']", shapes[k]) for k in PARAM_NAMES},
+        {k: as_array(got_v[k], f"velocity['{k}']", shapes[k]) for k in PARAM_NAMES},
+    )
+
+
+def _replay(rule, start_p, start_v, all_grads, lr, mu) -> list[tuple[dict, dict]]:
+    """Every step's (params, velocity) of an update ``rule`` from the same start and gradients."""
+    p, v, out = dict(start_p), dict(start_v), []
+    for grads in all_grads:
+        after = {k: rule(p[k], grads[k], v[k], lr, mu) for k in PARAM_NAMES}
+        p, v = {k: a[0] for k, a in after.items()}, {k: a[1] for k, a in after.items()}
+        out.append((p, v))
+    return out
+
+
+def _reference_rule(p, g, v, lr, mu):
+    params, velocity = {"k": p.copy()}, {"k": v.copy()}
+    sgd_momentum_step(params, {"k": g}, velocity, lr, mu)
+    return params["k"], velocity["k"]
+
+
+def _same_steps(got: list[tuple[dict, dict]], want: list[tuple[dict, dict]], limit: float) -> tuple[bool, bool]:
+    """(params agree at every step, velocity agrees at every step)."""
+    params = all(same(g[0][k], w[0][k], limit) for g, w in zip(got, want, strict=False) for k in PARAM_NAMES)
+    velocity = all(same(g[1][k], w[1][k], limit) for g, w in zip(got, want, strict=False) for k in PARAM_NAMES)
+    return params, velocity
+
+
 @pytest.mark.points(6)
 @pytest.mark.title("sgd_momentum_step over several steps")
 def test_sgd_momentum_step(student, check):
     rng = np.random.default_rng(3)
-    params = {k: rng.normal(size=s) for k, s in (("W1", (3, 4)), ("b1", (4,)), ("W2", (4, 2)), ("b2", (2,)))}
-    velocity = {k: np.zeros_like(v) for k, v in params.items()}
+    shapes = {"W1": (3, 4), "b1": (4,), "W2": (4, 2), "b2": (2,)}
+    start_p = {k: rng.normal(size=s) for k, s in shapes.items()}
+    # A non-zero starting velocity: from zero, one step of several wrong rules coincides with the right one.
+    start_v = {k: rng.normal(0, 0.1, size=s) for k, s in shapes.items()}
     lr, mu = 0.1, 0.9
-    for step in range(1, 4):
-        grads = {k: rng.normal(size=v.shape) for k, v in params.items()}
-        expected_p = {k: v.copy() for k, v in params.items()}
-        expected_v = {k: v.copy() for k, v in velocity.items()}
-        sgd_momentum_step(expected_p, grads, expected_v, lr, mu)
+    all_grads = [{k: rng.normal(size=s) for k, s in shapes.items()} for _ in range(4)]
+    got: list[tuple[dict, dict]] = []
+    params, velocity = start_p, start_v
+    for step, grads in enumerate(all_grads, start=1):
         _, extras = student.call(NUMPY_MODULE, "sgd_momentum_step", params, grads, velocity, lr, mu, return_args=True)
-        after = extras.get("args")
-        if type(after) is not list or len(after) != 5:
-            raise CheckFailed("could not read the arguments back after sgd_momentum_step")
-        got_p = as_dict(after[0], "params", list(PARAM_NAMES))
-        got_v = as_dict(after[2], "velocity", list(PARAM_NAMES))
-        got_p = {k: as_array(got_p[k], f"params['{k}']", params[k].shape) for k in PARAM_NAMES}
-        got_v = {k: as_array(got_v[k], f"velocity['{k}']", params[k].shape) for k in PARAM_NAMES}
+        got_p, got_v = _read_step(extras, shapes)
         if all(same(got_p[k], params[k], 1e-15) for k in PARAM_NAMES):
             raise CheckFailed(f"step {step}: params were not updated in place (assign into the dict)")
-        if not all(same(got_p[k], expected_p[k], 1e-10) and same(got_v[k], expected_v[k], 1e-10) for k in PARAM_NAMES):
-            diagnose(
-                check,
-                [
-                    (name, all(same(got_p[k], mp[k], 1e-8) for k in PARAM_NAMES))
-                    for name, mp, _ in sgd_mutants(params, grads, velocity, lr, mu)
-                ],
-            )
-            for key in PARAM_NAMES:
-                require_relative(f"step {step}: params['{key}']", got_p[key], expected_p[key], 1e-10)
-                require_relative(f"step {step}: velocity['{key}']", got_v[key], expected_v[key], 1e-10)
-        # The next step starts from the reference's state, which the student's matched within 1e-10:
-        # the inputs stay fixed whatever the submission (so the check can be frozen for students).
-        params, velocity = expected_p, expected_v
+        got.append((got_p, got_v))
+        params, velocity = got_p, got_v
+    expected = _replay(_reference_rule, start_p, start_v, all_grads, lr, mu)
+    params_ok, velocity_ok = _same_steps(got, expected, 1e-10)
+    if params_ok and velocity_ok:
+        return
+    matches = [
+        (name, all(_same_steps(got, _replay(rule, start_p, start_v, all_grads, lr, mu), 1e-8)))
+        for name, rule in sgd_rules()
+    ]
+    diagnose(check, matches)
+    for step, ((got_p, got_v), (exp_p, exp_v)) in enumerate(zip(got, expected, strict=True), start=1):
+        for key in PARAM_NAMES:
+            require_relative(f"step {step}: params['{key}']", got_p[key], exp_p[key], 1e-10)
+        for key in PARAM_NAMES:
+            if not same(got_v[key], exp_v[key], 1e-10):
+                check.note("the handout fixes the velocity: v = momentum * v - learning_rate * g, then p = p + v")
+                require_relative(f"step {step}: velocity['{key}']", got_v[key], exp_v[key], 1e-10)
 
 
 TRAIN_SETTINGS = {
@@ -66,49 +109,71 @@ TRAIN_SETTINGS = {
 }
 
 
+def _trained_params(net, shapes: dict) -> dict:
+    """The weights the submission's network holds after training (read back from the worker)."""
+    params = as_dict(net.get("params"), "self.params after train()", list(PARAM_NAMES))
+    return {k: as_array(params[k], f"params['{k}'] after train()", shapes[k]) for k in PARAM_NAMES}
+
+
 @pytest.mark.points(10)
-@pytest.mark.title("train: loss history equals the reference under the same seed")
+@pytest.mark.title("train: the trained weights equal the reference's under the same seed")
 def test_loss_history(student, check):
+    """Scores the weights train() leaves, not the history it reports: a correct loop under the same seed
+    and start ends exactly where the reference does."""
     _, X, y = random_problem(21, n=120, d=10, h=8, c=3)
     np.random.seed(4)
     params = init_params(10, 8, 3, std=0.1)
     start = {k: v.copy() for k, v in params.items()}
+    shapes = {k: v.shape for k, v in start.items()}
     # Start from weights the grader sets, so a wrong initialisation is not counted twice.
     net = student_net(student, start)
     np.random.seed(5)
     expected = train_params(params, X, y, X, y, **TRAIN_SETTINGS)["loss_history"]
     stats, _ = net.call("train", X, y, X, y, seed=5, **TRAIN_SETTINGS)
-    stats = as_dict(stats, "train(...) result", ["loss_history", "train_acc_history", "val_acc_history"])
-    history = stats["loss_history"]
-    if type(history) is not list or len(history) != len(expected):
-        raise CheckFailed(f"loss_history: expected a list of {len(expected)} losses, one per iteration")
-    history = np.array([as_float(v, f"loss_history[{i}]") for i, v in enumerate(history)])
-    ok_first = same(history[:1], np.array(expected[:1]), HISTORY_LIMIT)
-    if not same(history, np.array(expected), HISTORY_LIMIT):
-        matches = []
-        for key, description in TRAIN_MISTAKES.items():
-            np.random.seed(5)
-            mutant = train_loss_history(start, X, y, mistake=key, **TRAIN_SETTINGS)
-            matches.append((description, same(history, np.array(mutant), 1e-6)))
-        diagnose(check, matches)
-        if not ok_first:
-            check.note("the very first loss already differs: check loss() and the minibatch sampling line")
-        require_relative("loss_history", history, np.array(expected), HISTORY_LIMIT)
+    as_dict(stats, "train(...) result", ["loss_history", "train_acc_history", "val_acc_history"])
+    got = _trained_params(net, shapes)
+    if all(same(got[k], params[k], HISTORY_LIMIT) for k in PARAM_NAMES):
+        return
+    matches = []
+    for key, description in TRAIN_MISTAKES.items():
+        np.random.seed(5)
+        mutant = train_params_variant(start, X, y, mistake=key, **TRAIN_SETTINGS)
+        matches.append((description, all(same(got[k], mutant[k], 1e-6) for k in PARAM_NAMES)))
+    diagnose(check, matches)
+    history = stats.get("loss_history")
+    if type(history) is list and history and type(history[0]) is float and abs(history[0] - expected[0]) > 1e-8:
+        check.note("the very first loss already differs: check loss() and the minibatch sampling line")
+    for key in PARAM_NAMES:
+        require_relative(f"params['{key}'] after 25 iterations", got[key], params[key], HISTORY_LIMIT)
 
 
 @pytest.mark.points(5)
 @pytest.mark.title("Toy problem: training reaches a final loss <= 0.02")
-def test_toy_training(student, check, toy_xy):
+def test_toy_training(student, check, toy_xy, hidden_seed):
+    """The final loss is recomputed by the grader from the trained weights; the same train() must also
+    follow the reference on a fresh problem drawn from ``hidden_seed``."""
     X, y = toy_xy
     net = student.new(NUMPY_MODULE, "TwoLayerNet", 4, 10, 3, std=0.1, seed=0)
-    stats, _ = net.call("train", X, y, X, y, seed=1, **toy.TOY_TRAIN_KWARGS)
-    stats = as_dict(stats, "train(...) result", ["loss_history"])
-    history = stats["loss_history"]
-    if type(history) is not list or len(history) != toy.TOY_TRAIN_KWARGS["num_iters"]:
-        raise CheckFailed("loss_history must hold one loss per iteration")
-    final = as_float(history[-1], "final training loss")
+    net.call("train", X, y, X, y, seed=1, **toy.TOY_TRAIN_KWARGS)
+    shapes = {"W1": (4, 10), "b1": (10,), "W2": (10, 3), "b2": (3,)}
+    final, _ = loss_and_grads(_trained_params(net, shapes), X, y, toy.TOY_TRAIN_KWARGS["reg"])
     if not final <= toy.TRAIN_LOSS_MAX:
-        raise CheckFailed(f"final training loss {final:.4f}, must be <= {toy.TRAIN_LOSS_MAX}")
+        raise CheckFailed(
+            f"final training loss {final:.4f} (computed from the trained weights), must be <= {toy.TRAIN_LOSS_MAX}"
+        )
+    params, fx, fy, _ = fresh_problem(hidden_seed, 4)
+    fresh = student_net(student, params)
+    fresh.call("train", fx, fy, fx, fy, seed=2, **FRESH_TRAIN)
+    np.random.seed(2)
+    expected = {k: v.copy() for k, v in params.items()}
+    train_params(expected, fx, fy, fx, fy, **FRESH_TRAIN)
+    got = _trained_params(fresh, {k: v.shape for k, v in params.items()})
+    if not all(same(got[k], expected[k], HISTORY_LIMIT) for k in PARAM_NAMES):
+        raise CheckFailed("the toy training converges, but train() on fresh inputs does not follow the reference")
+
+
+#: A short run on the fresh problem of the toy training check.
+FRESH_TRAIN = {"learning_rate": 0.1, "learning_rate_decay": 0.95, "reg": 1e-3, "num_iters": 6, "batch_size": 4}
 
 
 @pytest.mark.points(4)
@@ -117,8 +182,16 @@ def test_predict(student, check):
     params, X, _ = random_problem(31, n=50, d=7, h=6, c=5)
     net = student_net(student, params)
     labels, _ = net.call("predict", X)
+    if type(labels) is np.ndarray and labels.shape == (50,) and labels.dtype.kind == "f":
+        if np.array_equal(labels, predict_labels(params, X)):
+            check.diagnose("predict returns float labels: return integers (argmax gives int64)")
+    if type(labels) is np.ndarray and labels.shape == (50, 5):
+        check.diagnose("predict returns the probabilities: return the argmax over axis 1")
     labels = as_array(labels, "predict(X)", (50,), kinds="iu")
     expected = predict_labels(params, X)
     wrong = int((labels != expected).sum())
     if wrong:
+        probs = forward_probs(params, X)
+        if np.array_equal(labels, np.argmin(probs, axis=1)):
+            check.diagnose("predict takes the argmin: the predicted class is the argmax of the probabilities")
         raise CheckFailed(f"predict(X): {wrong} of 50 labels differ from argmax of the probabilities")

@@ -7,16 +7,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.engine.compare import CheckFailed, as_array, as_dict, as_float
+from grader.engine.compare import CheckFailed, as_array, as_dict
 
 from .fixtures import TORCH_FILE, TORCH_MODULE, reference_mlp
+from .mutants import MLP_FORWARD_MISTAKES, TRAIN_MLP_MISTAKES
+from .torch_mutants import mlp_logits, train_mlp_variant
 
 # Every check here runs on fixed inputs: the student bundle ships them with frozen expected values.
 pytestmark = [pytest.mark.needs(TORCH_FILE), pytest.mark.freezable]
 
 SIZES = (20, [16, 12], 5)
-EXPECTED_LAYERS = ["Linear", "ReLU", "Linear", "ReLU", "Linear"]
-NO_RELU = "MLP without ReLU between layers (purely linear)"
+NO_RELU = MLP_FORWARD_MISTAKES["no-relu"]
+#: Relative error allowed between float32 logits and the float64 reference.
+LOGIT_LIMIT = 1e-5
 
 
 def reference_model(seed: int = 0) -> Any:
@@ -28,56 +31,126 @@ def reference_model(seed: int = 0) -> Any:
 
 def reference_logits(arrays: list[np.ndarray], X: np.ndarray, relu: bool = True) -> np.ndarray:
     """The network's logits in float64, computed from its arrays (optionally without ReLU)."""
-    a = X
-    for i in range(0, len(arrays), 2):
-        a = a @ arrays[i].astype(np.float64).T + arrays[i + 1]
-        if relu and i + 2 < len(arrays):
-            a = np.maximum(a, 0)
-    return a
+    return mlp_logits(arrays, X, None if relu else "no-relu")
+
+
+def expected_shapes(input_size: int, hidden: list[int], classes: int) -> list[tuple[int, ...]]:
+    """(out, in), (out,) per Linear layer, in layer order."""
+    widths = [input_size, *hidden, classes]
+    return [s for i, o in zip(widths[:-1], widths[1:], strict=True) for s in ((o, i), (o,))]
+
+
+def grader_weights(seed: Any, shapes: list[tuple[int, ...]], positive: bool = False) -> list[np.ndarray]:
+    """Weights the grader chooses (float32); ``positive`` keeps every pre-activation positive."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for shape in shapes:
+        scale = 1 / np.sqrt(shape[1]) if len(shape) == 2 else 0.1
+        a = rng.uniform(0.05, 1.0, shape) * scale if positive else rng.normal(0, scale, shape)
+        arrays.append(a.astype(np.float32))
+    return arrays
+
+
+def model_with(student, check, sizes: tuple, arrays: list[np.ndarray]) -> Any:
+    """A student MLP of ``sizes`` holding ``arrays``; shapes are checked on our side first, so a model
+    built differently (a Linear without bias, a missing layer) fails with what is wrong, not an error."""
+    model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *sizes, seed=0)
+    _, got = model.torch_params()
+    shapes = [tuple(a.shape) if type(a) is np.ndarray else None for a in got]
+    want = [a.shape for a in arrays]
+    if shapes != want:
+        if len(shapes) == len(want) // 2 and all(s is not None and len(s) == 2 for s in shapes):
+            check.diagnose("Linear layers without bias: nn.Linear(in, out) has a bias (keep bias=True)")
+        elif sorted(map(str, shapes)) == sorted(map(str, want)):
+            check.diagnose(
+                "layers created in a different order than they are applied (parameters() must follow the layers)"
+            )
+        raise CheckFailed(
+            f"MultiLayerPerceptron{sizes}: parameter shapes {shapes}, expected {want} (weight (out, in), then bias)"
+        )
+    model.torch_load(arrays)
+    return model
+
+
+def logits_error(model, arrays: list[np.ndarray], X: np.ndarray, n_classes: int) -> tuple[float, np.ndarray]:
+    logits = as_array(model.forward(X), "forward(x)", (len(X), n_classes))
+    expected = mlp_logits(arrays, X)
+    return float(np.max(np.abs(logits - expected) / (1 + np.abs(expected)))), logits
+
+
+def name_forward_mistake(check, arrays: list[np.ndarray], X: np.ndarray, logits: np.ndarray) -> None:
+    for key, description in MLP_FORWARD_MISTAKES.items():
+        if np.allclose(logits, mlp_logits(arrays, X, key), rtol=1e-4, atol=1e-4):
+            check.diagnose(description)
+            return
 
 
 @pytest.mark.points(5)
 @pytest.mark.title("MLP layers: Linear, ReLU, ..., Linear")
-def test_mlp_layers(student, check):
-    model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *SIZES, seed=0)
-    layers = model.torch_layers()
-    if type(layers) is not list or not all(type(n) is str for n in layers):
-        raise CheckFailed("could not list the model's layers")
-    if layers != EXPECTED_LAYERS:
-        if "ReLU" not in layers and layers.count("Linear") == 3:
-            check.diagnose(NO_RELU)
-        if layers[-1:] in (["Softmax"], ["LogSoftmax"]):
-            check.diagnose("forward ends in softmax: return logits, nn.CrossEntropyLoss applies log-softmax")
-        raise CheckFailed(f"layers {layers}, expected {EXPECTED_LAYERS} for hidden_layers=[16, 12]")
+def test_mlp_layers(student, check, hidden_seed):
+    """Structure by behaviour: with weights the grader chooses, on fresh inputs where many hidden units
+    are negative, the outputs must be those of Linear, ReLU, ..., Linear however the module is written."""
+    shapes = expected_shapes(*SIZES)
+    arrays = grader_weights([hidden_seed, 41], shapes)
+    model = model_with(student, check, SIZES, arrays)
+    X = np.random.default_rng([hidden_seed, 42]).normal(0, 2.0, size=(64, SIZES[0])).astype(np.float32)
+    error, logits = logits_error(model, arrays, X, SIZES[2])
+    if not error < LOGIT_LIMIT:
+        name_forward_mistake(check, arrays, X, logits)
+        raise CheckFailed(
+            f"forward(x) with inputs that make hidden units negative: max error {error:.1e} against "
+            f"Linear, ReLU, Linear, ReLU, Linear (limit {LOGIT_LIMIT:.0e})"
+        )
 
 
 @pytest.mark.points(3)
 @pytest.mark.title("MLP parameters in layer order (weight, bias)")
-def test_mlp_parameter_order(student, check):
-    model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *SIZES, seed=0)
-    names, arrays = model.torch_params()
-    expected = [a.shape for a in reference_mlp().model_to_arrays(reference_model())]
-    shapes = [a.shape if type(a) is np.ndarray else None for a in arrays]
-    if shapes != expected:
-        raise CheckFailed(f"parameter shapes {shapes}, expected {expected} (weight (out, in), then bias)")
+def test_mlp_parameter_order(student, check, hidden_seed):
+    """Shapes in order, and weights loaded by that order reach the right layer: checked where every
+    pre-activation is positive, so the choice of activation does not matter here."""
+    shapes = expected_shapes(*SIZES)
+    arrays = grader_weights([hidden_seed, 43], shapes, positive=True)
+    model = model_with(student, check, SIZES, arrays)
+    X = np.random.default_rng([hidden_seed, 44]).uniform(0, 1, size=(16, SIZES[0])).astype(np.float32)
+    error, logits = logits_error(model, arrays, X, SIZES[2])
+    if not error < LOGIT_LIMIT:
+        name_forward_mistake(check, arrays, X, logits)
+        raise CheckFailed(
+            f"forward(x) with weights loaded in parameter order: max error {error:.1e} (limit {LOGIT_LIMIT:.0e})"
+        )
 
 
 @pytest.mark.points(6)
 @pytest.mark.title("MLP forward pass with reference weights")
-def test_mlp_forward(student, check):
-    model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *SIZES, seed=0)
-    arrays = reference_mlp().model_to_arrays(reference_model(1))
-    model.torch_load(arrays)
-    X = np.random.default_rng(8).normal(size=(32, SIZES[0])).astype(np.float32)
-    logits = as_array(model.forward(X), "forward(x)", (32, SIZES[2]))
-    expected = reference_logits(arrays, X.astype(np.float64))
-    error = float(np.max(np.abs(logits - expected) / (1 + np.abs(expected))))
-    if not error < 1e-5:
-        if np.allclose(logits, reference_logits(arrays, X.astype(np.float64), relu=False), atol=1e-4):
-            check.diagnose(NO_RELU)
-        elif np.allclose(logits.sum(axis=1), 1, atol=1e-4) and (logits >= 0).all():
-            check.diagnose("forward returns probabilities: return logits, nn.CrossEntropyLoss applies log-softmax")
-        raise CheckFailed(f"forward(x): max error {error:.1e} against the reference logits (limit 1e-05)")
+def test_mlp_forward(student, check, hidden_seed):
+    """Logits for other widths (no hidden layer, three hidden layers) with the reference's own weights
+    and with weights the grader draws, on fresh inputs in the positive regime; twice, for determinism."""
+    # The reference's own initial weights for a net without hidden layer (any activation is irrelevant
+    # there); drawn positive weights for three hidden layers, so every pre-activation is positive.
+    cases = [
+        ((12, [], 3), reference_mlp().model_to_arrays(_reference_of(12, [], 3, 1))),
+        ((10, [9, 7, 6], 4), grader_weights([hidden_seed, 45], expected_shapes(10, [9, 7, 6], 4), positive=True)),
+    ]
+    for sizes, arrays in cases:
+        model = model_with(student, check, sizes, arrays)
+        X = np.random.default_rng([hidden_seed, 46]).uniform(0, 1, size=(32, sizes[0])).astype(np.float32)
+        error, logits = logits_error(model, arrays, X, sizes[2])
+        again = as_array(model.forward(X), "forward(x)", (32, sizes[2]))
+        if not np.array_equal(again, logits):
+            check.diagnose("forward is random (dropout or noise in the model): the handout's MLP has neither")
+            raise CheckFailed("forward(x) gave different outputs for the same input")
+        if not error < LOGIT_LIMIT:
+            name_forward_mistake(check, arrays, X, logits)
+            raise CheckFailed(
+                f"forward(x) for MultiLayerPerceptron{sizes}: max error {error:.1e} against the reference logits "
+                f"(limit {LOGIT_LIMIT:.0e})"
+            )
+
+
+def _reference_of(input_size: int, hidden: list[int], classes: int, seed: int) -> Any:
+    mlp = reference_mlp()
+    mlp.torch.manual_seed(seed)
+    return mlp.MultiLayerPerceptron(input_size, hidden, classes)
 
 
 def held_out_accuracy(arrays: list[np.ndarray], X: np.ndarray, y: np.ndarray) -> float:
@@ -97,48 +170,76 @@ def held_out_accuracy(arrays: list[np.ndarray], X: np.ndarray, y: np.ndarray) ->
 
 
 def blobs(seed: int, n: int, d: int = 20, classes: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Well-separated Gaussian blobs: any working MLP trainer separates them."""
+    """Well-separated Gaussian blobs."""
     rng = np.random.default_rng(seed)
     centres = np.random.default_rng(99).normal(0, 2.0, (classes, d))
     y = rng.integers(0, classes, n)
     return (centres[y] + rng.normal(0, 1.0, (n, d))).astype(np.float32), y.astype(np.int64)
 
 
+#: The optimizer settings the handout allows, each trained for a few steps: (optimizer, lr, weight decay).
+TRAIN_MLP_SETTINGS = (("sgd", 0.1, 0.0), ("sgd", 0.1, 0.05), ("adam", 0.01, 0.0), ("adam", 0.01, 0.05))
+TRAIN_MLP_SIZES = (20, [16], 4)
+TRAIN_MLP_RUN = {"epochs": 2, "batch_size": 32}
+#: Max error between the trained float32 weights and the reference's, relative to 1 + |weight|.
+TRAINED_LIMIT = 1e-4
+
+
+def _max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
+    return max(float(np.max(np.abs(g - w) / (1 + np.abs(w)))) for g, w in zip(got, want, strict=True))
+
+
 @pytest.mark.points(6)
-@pytest.mark.title("train_mlp lowers the loss and learns a simple problem")
-def test_train_mlp(student, check):
-    X, y = blobs(1, 400)
-    X_test, y_test = blobs(2, 300)
-    model = student.new(TORCH_MODULE, "MultiLayerPerceptron", 20, [32], 4, seed=0)
-    stats, _ = student.call(
-        TORCH_MODULE,
-        "train_mlp",
-        model.ref,
-        X,
-        y,
-        X[:50],
-        y[:50],
-        epochs=8,
-        batch_size=32,
-        learning_rate=1e-2,
-        weight_decay=0.0,
-        optimizer="adam",
-        seed=0,
-    )
-    stats = as_dict(stats, "train_mlp(...) result", ["loss_history", "val_acc_history"])
-    history = stats["loss_history"]
-    if type(history) is not list or len(history) < 2:
-        raise CheckFailed("loss_history must hold the training losses")
-    first, last = as_float(history[0], "first loss"), as_float(history[-1], "last loss")
-    if not last < first:
-        raise CheckFailed(f"training did not lower the loss ({first:.4f} -> {last:.4f})")
-    _, arrays = model.torch_params()
-    if type(arrays) is not list:
-        raise CheckFailed("could not read the trained model's parameters")
-    checked = [as_array(a, f"parameter {i}", a.shape if hasattr(a, "shape") else ()) for i, a in enumerate(arrays)]
-    # Measured with this module's own forward pass (no trusted code on the student's weights, so the
-    # check can be frozen for students).
-    accuracy = held_out_accuracy(checked, X_test, y_test)
-    check.note(f"held-out accuracy after training: {accuracy:.1%} (measured by the grader)")
-    if not accuracy > 0.9:
-        raise CheckFailed(f"held-out accuracy {accuracy:.1%} after 8 epochs, expected > 90%")
+@pytest.mark.title("train_mlp follows the reference: SGD, Adam, with and without weight decay")
+def test_train_mlp(student, check, hidden_seed):
+    """For each optimizer setting: from the same initial weights and seed (so the same batches), the
+    trained weights must equal the reference's; the model must then be deterministic in evaluation."""
+    X, y = blobs(int(np.random.default_rng([hidden_seed, 47]).integers(2**31)), 96)
+    shapes = expected_shapes(*TRAIN_MLP_SIZES)
+    start = grader_weights([hidden_seed, 48], shapes)
+    passed, failures = 0, []
+    for optimizer, lr, wd in TRAIN_MLP_SETTINGS:
+        setting = dict(TRAIN_MLP_RUN, learning_rate=lr, weight_decay=wd, optimizer=optimizer, seed=3)
+        model = model_with(student, check, TRAIN_MLP_SIZES, start)
+        # All positional: ``seed`` as a keyword would be taken by student.call as the worker's seed.
+        positional = [
+            setting[k] for k in ("epochs", "batch_size", "learning_rate", "weight_decay", "optimizer", "seed")
+        ]
+        stats, _ = student.call(TORCH_MODULE, "train_mlp", model.ref, X, y, X[:16], y[:16], *positional)
+        as_dict(stats, "train_mlp(...) result", ["loss_history", "val_acc_history"])
+        _, got = model.torch_params()
+        got = [as_array(a, "trained parameter", s) for a, s in zip(got, shapes, strict=False)]
+        if len(got) != len(shapes):
+            raise CheckFailed("train_mlp changed the model's parameters")
+        expected = train_mlp_variant(start, X, y, **setting)
+        error = _max_error(got, expected)
+        label = f"{optimizer}, lr={lr}, weight_decay={wd}"
+        if error < TRAINED_LIMIT:
+            passed += 1
+            continue
+        failures.append(
+            f"{label}: trained weights differ from the reference's by {error:.1e} (limit {TRAINED_LIMIT:.0e})"
+        )
+        if check.diagnosis is None:
+            for key, description in TRAIN_MLP_MISTAKES.items():
+                mutant = train_mlp_variant(start, X, y, mistake=key, **setting)
+                if mutant and _max_error(got, mutant) < TRAINED_LIMIT:
+                    check.diagnose(description)
+                    break
+            else:
+                if _max_error(got, start) == 0:
+                    check.note("the weights did not change at all during training")
+                else:
+                    check.note(
+                        "the handout fixes the batches (torch.manual_seed(seed), then one torch.randperm per epoch "
+                        "taken in order) and the loss (nn.CrossEntropyLoss on the logits): keep both as given"
+                    )
+    if not failures:
+        X_test = X[:8]
+        first, second = model.forward(X_test), model.forward(X_test)
+        if not (type(first) is np.ndarray and type(second) is np.ndarray and np.array_equal(first, second)):
+            check.diagnose("forward is random after train_mlp: call model.eval() (dropout or noise must be off)")
+            raise CheckFailed("after train_mlp, forward(x) gave different outputs for the same input")
+    check.partial(passed / len(TRAIN_MLP_SETTINGS))
+    if failures:
+        raise CheckFailed("; ".join(failures))
