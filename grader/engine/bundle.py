@@ -29,6 +29,7 @@ import importlib.util
 import os
 import pkgutil
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -55,24 +56,32 @@ ENGINE_FILES = (
     "sandbox",
     "writers",
     "engine/__init__.py",
+    "engine/budget.py",
     "engine/compare.py",
+    "engine/datasets.py",
     "engine/frozen.py",
     "engine/grading.py",
     "engine/intake.py",
     "engine/packs.py",
     "engine/rubric.py",
     "engine/rubric.ini",
+    "engine/secret.py",
+    "engine/tar_intake.py",
     "engine/validate.py",
     "batch/__init__.py",
     "batch/slots.py",
     "cli/ci.py",
+    "cli/console.py",
     "cli/exits.py",
     "cli/options.py",
+    "cli/outfile.py",
     "cli/selfcheck.py",
     "cli/student.py",
 )
 #: Modules of a pack that ship as code (check modules ``test_*`` ship when they hold a visible check).
-SHIPPED_PACK_MODULES = ("fixtures",)
+#: ``patterns`` words the shape of an error (feedback only, no solution): shipped so that checks naming an
+#: error pattern of the student's own output judge it in the bundle too.
+SHIPPED_PACK_MODULES = ("fixtures", "patterns")
 #: The feedback of a visible check that is not in the bundle.
 NOT_IN_BUNDLE = "checked only by the instructor's grader (not part of this self-check)"
 _GRADER_DIR = Path(__file__).resolve().parent.parent
@@ -365,13 +374,19 @@ def record(
     from grader.engine.grading import GradeOptions, grade
 
     names = []
+    # Frozen checks replay answers recorded for fixed arguments: inputs drawn from ``hidden_seed`` must be
+    # the same in every recording and in the bundle, so they come from one public seed chosen here. The
+    # self-check is advisory; the official grade always derives its inputs from the secret.
+    table_seed = secrets.randbelow(2**32)
     saved_secret = os.environ.pop("BACKPROP_GRADER_SECRET", None)  # no recorded value may depend on it
     try:
         with tempfile.TemporaryDirectory(prefix="backprop-grader-bundle-") as work:
             with recording(assignment, roots, shipped) as store:
                 for submission in _submissions(assignment, Path(work), extra):
                     pack = _variant(staged, checks, submission.edited, Path(work))
-                    options = GradeOptions(assignment=str(pack), sandbox=sandbox, visible_only=True)
+                    options = GradeOptions(
+                        assignment=str(pack), sandbox=sandbox, visible_only=True, public_seed=table_seed
+                    )
                     result = grade(submission.folder, options)
                     if result.status == "error":
                         raise BundleError(f"recording against {submission.name} failed: {result.message}")
@@ -379,6 +394,7 @@ def record(
     finally:
         if saved_secret is not None:
             os.environ["BACKPROP_GRADER_SECRET"] = saved_secret
+    store.table.seed = table_seed
     return store.table, names, store.live_calls, store.conflicts
 
 

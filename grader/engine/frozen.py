@@ -131,6 +131,8 @@ class Table:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.calls: dict[str, Any] = {}
+        #: The public seed the checks' ``hidden_seed`` was while recording (the self-check replays with it).
+        self.seed: int | None = None
         self.arrays: dict[str, np.ndarray] = {}
         self._array_ids: dict[str, str] = {}
 
@@ -181,7 +183,7 @@ class Table:
 
     def save(self, folder: Path) -> None:
         """Write ``frozen.json`` and ``frozen.npz`` into ``folder``."""
-        document = {"format": FORMAT, "values": self.values, "calls": self.calls}
+        document = {"format": FORMAT, "values": self.values, "calls": self.calls, "seed": self.seed}
         text = json.dumps(document, sort_keys=True, separators=(",", ":"))
         (folder / FROZEN_JSON).write_text(text + "\n", encoding="utf-8")
         np.savez_compressed(folder / FROZEN_NPZ, **self.arrays)
@@ -194,9 +196,23 @@ class Table:
         if document.get("format") != FORMAT:
             raise RuntimeError(f"{folder / FROZEN_JSON}: format {document.get('format')}, expected {FORMAT}")
         table.values, table.calls = document["values"], document["calls"]
+        table.seed = document.get("seed")
         with np.load(folder / FROZEN_NPZ, allow_pickle=False) as arrays:
             table.arrays = {name: arrays[name] for name in arrays.files}
         return table
+
+
+def recorded_seed(folder: Path) -> int | None:
+    """The public seed a bundled pack in ``folder`` was recorded with, or None for a pack without a table.
+
+    A frozen check replays answers recorded for fixed arguments, so inputs a check draws from
+    ``hidden_seed`` must be the recorded ones: the bundle's self-check runs with this public seed.
+    """
+    path = Path(folder) / FROZEN_JSON
+    if not path.is_file():
+        return None
+    seed = json.loads(path.read_text(encoding="utf-8")).get("seed")
+    return seed if type(seed) is int else None
 
 
 # --------------------------------------------------------------------------------------------------

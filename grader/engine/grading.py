@@ -27,6 +27,7 @@ import numpy as np
 import pydantic
 
 from grader import __version__
+from grader.engine.frozen import recorded_seed
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment, resolve_assignment
 from grader.engine.rubric import GradingContext, run_rubric
@@ -57,6 +58,9 @@ class GradeOptions:
     visible_only: bool = False
     #: The grading secret the checks' inputs are derived from; None: ``grader.engine.secret.load_secret()``.
     secret: str | None = None
+    #: A public seed for the checks' inputs instead of the secret (``hidden_seed``, ``input_seed``): only for a
+    #: self-check (``visible_only``); None there means the seed a student bundle recorded, if the pack has one.
+    public_seed: int | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -130,6 +134,7 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
     sandbox = options.sandbox if isinstance(options.sandbox, Sandbox) else select_sandbox(options.sandbox)
     data_dir = options.data_dir or (Path(os.environ[DATA_ENV]) if os.environ.get(DATA_ENV) else None)
     secret = options.secret or _secret(options.visible_only)
+    public_seed = _public_seed(options, assignment)
     timings: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="backprop-grader-"))
     try:
@@ -148,6 +153,7 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
             rejection=rejection,
             on_check=options.on_check,
             visible_only=options.visible_only,
+            public_seed=public_seed,
         )
         rubric_start = time.monotonic()
         try:
@@ -167,6 +173,20 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
         return _build(assignment, sandbox, sha, tests, status, message, started_at, start, timings, fingerprint(secret))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _public_seed(options: GradeOptions, assignment: Assignment) -> int | None:
+    """The public seed of a self-check: the one asked for, else the one a student bundle's pack recorded.
+
+    An official grading (not ``visible_only``) always derives its inputs from the secret.
+    """
+    if not options.visible_only:
+        if options.public_seed is not None:
+            raise ValueError("a public seed is only for a self-check (visible_only): a grade uses the secret")
+        return None
+    if options.public_seed is not None:
+        return options.public_seed
+    return recorded_seed(assignment.folder)
 
 
 def _secret(visible_only: bool) -> str:

@@ -81,6 +81,9 @@ class GradingContext:
     on_check: Callable[[CheckResult], None] | None = None
     #: Run only the checks students may see (``grade check``): hidden ones are deselected, never started.
     visible_only: bool = False
+    #: A public seed that replaces the secret-derived ``hidden_seed``/``input_seed`` (the student bundle's
+    #: advisory self-check replays values recorded for it); None, always in an official grading: the secret.
+    public_seed: int | None = None
 
 
 @dataclasses.dataclass
@@ -227,13 +230,19 @@ class GradingPlugin:
     @pytest.fixture(scope="session")
     def hidden_seed(self) -> int:
         """A seed for hidden inputs: fixed for a submission under one grading secret (regrading is
-        reproducible), unknown to students (the grader always has a secret, ``grader.engine.secret``)."""
+        reproducible), unknown to students (the grader always has a secret, ``grader.engine.secret``).
+        Only a bundle's self-check sets a public seed instead (see ``GradingContext.public_seed``)."""
+        if self.context.public_seed is not None:
+            return self.context.public_seed
         return derive_seed(self.context.secret, self.context.submission_sha256)
 
     @pytest.fixture(scope="session")
     def input_seed(self) -> Callable[[str], int]:
         """``input_seed(label)``: a seed per kind of input, derived from the grading secret (never
         known to the submission) and the submission's hash (a regrade with the same secret repeats it)."""
+        if self.context.public_seed is not None:
+            public = self.context.public_seed
+            return lambda label: derive_seed(f"public:{public}", "", label)
         return lambda label: derive_seed(self.context.secret, self.context.submission_sha256, label)
 
     # -- hooks ------------------------------------------------------------------------------
