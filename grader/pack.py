@@ -57,8 +57,9 @@ hidden = pytest.mark.hidden
 needs = pytest.mark.needs
 #: ``@training``: runs with the training limits (time, memory, data).
 training = pytest.mark.training
-#: ``@freezable``: a visible check on fixed inputs; the student bundle (``grade pack bundle``) ships its
-#: code with the trusted values it uses frozen as data. Its trusted calls must not take student output.
+#: ``@freezable``: a visible check on fixed inputs (or inputs drawn from ``hidden_seed``, which the student
+#: bundle fixes to a public seed); the bundle (``grade pack bundle``) ships its code with the trusted values
+#: it uses frozen as data. Its trusted calls must never take the student's own output as an argument.
 freezable = pytest.mark.freezable
 
 __all__ = [
