@@ -96,3 +96,21 @@ def test_stored_table_holds_data_and_names_only(
     assert "lambda" not in text and "def " not in text and "return" not in text
     with np.load(tmp_path / frozen.FROZEN_NPZ, allow_pickle=False) as arrays:
         assert all(arrays[name].dtype.kind in "biufc" for name in arrays.files)
+
+
+def test_the_public_seed_is_stored_with_the_table_and_only_a_self_check_uses_it(tmp_path: Path) -> None:
+    from grader.engine.grading import GradeOptions, _public_seed
+    from grader.engine.packs import load_assignment
+
+    table = frozen.Table()
+    table.seed = 3_141_592
+    table.save(tmp_path)
+    assert frozen.recorded_seed(tmp_path) == 3_141_592
+    assert frozen.recorded_seed(tmp_path / "no-table") is None
+    # A built-in pack has no frozen table: a self-check there uses the secret unless a seed is asked for.
+    assignment = load_assignment("hlcv-ex2")
+    assert _public_seed(GradeOptions(visible_only=True), assignment) is None
+    assert _public_seed(GradeOptions(visible_only=True, public_seed=7), assignment) == 7
+    assert _public_seed(GradeOptions(), assignment) is None
+    with pytest.raises(ValueError, match="only for a self-check"):
+        _public_seed(GradeOptions(public_seed=7), assignment)
