@@ -291,8 +291,8 @@ def recording(assignment: Assignment, roots: Sequence[str], shipped: Sequence[st
             raise AttributeError(f"{logical} is not a module of this pack or of {', '.join(roots)}")
         return real[name]
 
-    store = frozen.RecordStore(resolve)
     saved = {name: sys.modules.pop(name) for name in list(sys.modules) if name.split(".", 1)[0] in roots}
+    store = frozen.RecordStore(resolve, {n: m for n, m in real.items() if n.split(".", 1)[0] in roots})
     frozen.recording = lambda _package: store
     try:
         yield store

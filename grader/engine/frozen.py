@@ -23,6 +23,7 @@ This module ships in the student bundle; it imports the standard library, numpy 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -32,7 +33,7 @@ import struct
 import sys
 import threading
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -307,15 +308,33 @@ class ReplayStore(Store):
 class RecordStore(Store):
     """The instructor's side: answers come from the real modules and are written down as they go."""
 
-    def __init__(self, resolve: Callable[[str], Any]) -> None:
+    def __init__(self, resolve: Callable[[str], Any], modules: dict[str, types.ModuleType] | None = None) -> None:
         super().__init__()
         self._resolve_module = resolve
+        #: The real trusted modules by import name, importable while a real function runs (see ``_real_imports``).
+        self._modules = dict(modules or {})
         self._objects: dict[str, Any] = {}
         self._lock = threading.RLock()
         #: Calls answered live because their arguments were not plain data (never frozen).
         self.live_calls: set[str] = set()
         #: Keys recorded twice with different outcomes (the first one is kept).
         self.conflicts: set[str] = set()
+
+    @contextlib.contextmanager
+    def _real_imports(self) -> Iterator[None]:
+        """While a real trusted function runs, an import it makes at call time (``importlib.import_module``
+        of the reference, say) finds the real module, not the frozen proxy the checks' own code gets."""
+        with self._lock:
+            before = {name: sys.modules.get(name) for name in self._modules}
+            sys.modules.update(self._modules)
+            try:
+                yield
+            finally:
+                for name, module in before.items():
+                    if module is None:
+                        sys.modules.pop(name, None)
+                    else:
+                        sys.modules[name] = module
 
     def real(self, proxy: Any) -> Any:
         path = object.__getattribute__(proxy, "_path")
@@ -378,10 +397,12 @@ class RecordStore(Store):
             before.update({k: digest(v) for k, v in kwargs.items()})
         except Unfreezable:
             self.live_calls.add(path)
-            return function(*real_args, **real_kwargs)
+            with self._real_imports():
+                return function(*real_args, **real_kwargs)
         key = self.counter.next(base)
         rng_before, _ = _rng_state()
-        result = function(*real_args, **real_kwargs)
+        with self._real_imports():
+            result = function(*real_args, **real_kwargs)
         rng_after, state = _rng_state()
         frozen = self.freeze(result, key)
         variant: dict[str, Any] = {"result": self.table.encode(frozen)}
