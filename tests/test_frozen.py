@@ -114,3 +114,24 @@ def test_the_public_seed_is_stored_with_the_table_and_only_a_self_check_uses_it(
     assert _public_seed(GradeOptions(), assignment) is None
     with pytest.raises(ValueError, match="only for a self-check"):
         _public_seed(GradeOptions(public_seed=7), assignment)
+
+
+def test_a_real_function_that_imports_at_call_time_gets_the_real_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While recording, the checks' own imports find the frozen proxy; a real trusted function that imports
+    the reference when called (as hlcv-ex2's train_mlp variants do) must find the real module instead."""
+    import importlib
+    import sys
+
+    monkeypatch.setenv("PYTEST_CURRENT_TEST", "t.py::test_a (call)")
+    helper = types.ModuleType("trustedhelper")
+    helper.triple = lambda v: 3 * v
+    caller = types.ModuleType("trustedcaller")
+    caller.use = lambda v: importlib.import_module("trustedhelper").triple(v)
+    modules = {"trustedcaller": caller, "trustedhelper": helper}
+    recorder = frozen.RecordStore(modules.__getitem__, modules)
+    proxy = frozen.FrozenModule("trustedhelper", recorder)
+    monkeypatch.setitem(sys.modules, "trustedhelper", proxy)  # what the checks' own code imports
+    assert frozen.FrozenModule("trustedcaller", recorder).use(np.arange(3)).tolist() == [0, 3, 6]
+    assert sys.modules["trustedhelper"] is proxy, "the proxy is back once the real call returns"
+    (key,) = recorder.table.calls
+    assert "trustedcaller.use" in key
