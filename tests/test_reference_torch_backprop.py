@@ -67,7 +67,7 @@ def test_backpropagation_matches_autograd(sizes, activations):
 
 
 def test_the_derivatives_match_autograd():
-    z = torch.linspace(-3, 3, 41, requires_grad=True)
+    z = torch.linspace(-3, 3, 41, dtype=torch.float64, requires_grad=True)
     for name in F:
         (grad,) = torch.autograd.grad(F[name](z).sum(), z)
         assert torch.allclose(DF[name](z.detach()), grad, rtol=0, atol=1e-15), name

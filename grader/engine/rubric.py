@@ -28,6 +28,7 @@ import importlib
 import io
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -459,7 +460,7 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
     ]
     log = io.StringIO()
     try:
-        with _clean_pytest_env(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        with _clean_pytest_env(), _restored_globals(), contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             exit_code = pytest.main(args, plugins=[plugin, *plugins])
         starts = plugin.worker_starts
         grader_failures = list(plugin.grader_failures)
@@ -472,6 +473,28 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
             f"the rubric for {assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
         )
     return plugin.results, {"worker_starts": starts, "grader_failures": grader_failures}
+
+
+@contextlib.contextmanager
+def _restored_globals() -> Iterator[None]:
+    """Process-wide numeric settings a pack's code may change come back as they were after its grading.
+
+    One process grades many packs (a batch, a Dask worker): torch's default dtype or numpy's global
+    random state and error handling set by one pack must never change another pack's expected values.
+    """
+    import numpy as np
+
+    random_state, error_settings = np.random.get_state(), np.geterr()
+    torch = sys.modules.get("torch")
+    dtype = torch.get_default_dtype() if torch is not None else None
+    try:
+        yield
+    finally:
+        np.random.set_state(random_state)
+        np.seterr(**error_settings)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_default_dtype(dtype if dtype is not None else torch.float32)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-torch.set_default_dtype(torch.double)
+#: The reference computes in float64, as the handout does; set per tensor, never as torch's global default,
+#: because the grader's process is shared by every pack it grades.
+DTYPE = torch.float64
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,7 +51,7 @@ class MyNet(nn.Module):
             raise ValueError(f"{len(n_l) - 1} layers need {len(n_l) - 1} activations, got {len(activations)}")
         self.n_l = list(n_l)
         self.L = len(n_l) - 1
-        self.fc = nn.ModuleDict({str(l): nn.Linear(n_l[l - 1], n_l[l]) for l in range(1, self.L + 1)})
+        self.fc = nn.ModuleDict({str(l): nn.Linear(n_l[l - 1], n_l[l], dtype=DTYPE) for l in range(1, self.L + 1)})
         self.f = {l: F[name] for l, name in enumerate(activations, start=1)}
         self.df = {l: DF[name] for l, name in enumerate(activations, start=1)}
         self.a: dict[int, torch.Tensor] = {}
