@@ -60,7 +60,8 @@ if [ "{with_cifar}" = "1" ]; then                                     # CIFAR-10
   mkdir -p /autograder/data
   curl -fsSL {cifar_url} | tar -xz -C /autograder/data
 fi
-/autograder/venv/bin/grade assignments | grep -qx '{assignment}'
+# grep reads the whole list (-q would stop at the first match and break the pipe under pipefail).
+/autograder/venv/bin/grade assignments | grep -x '{assignment}' >/dev/null
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
