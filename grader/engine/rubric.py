@@ -485,16 +485,23 @@ def _restored_globals() -> Iterator[None]:
     import numpy as np
 
     random_state, error_settings = np.random.get_state(), np.geterr()
-    torch = sys.modules.get("torch")
-    dtype = torch.get_default_dtype() if torch is not None else None
+    dtype = _torch_default_dtype()
     try:
         yield
     finally:
         np.random.set_state(random_state)
         np.seterr(**error_settings)
         torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.set_default_dtype(dtype if dtype is not None else torch.float32)
+        setter = getattr(torch, "set_default_dtype", None)
+        if setter is not None:
+            setter(dtype if dtype is not None else torch.float32)
+
+
+def _torch_default_dtype() -> Any:
+    """torch's default dtype, or None when torch is not (yet fully) imported: a pack may be importing
+    it in a background thread, and a half-imported module has no attributes to ask."""
+    getter = getattr(sys.modules.get("torch"), "get_default_dtype", None)
+    return getter() if getter is not None else None
 
 
 @contextlib.contextmanager
