@@ -16,7 +16,6 @@ import os
 import platform
 import secrets
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -70,13 +69,13 @@ def library_versions() -> dict[str, str]:
         "pydantic": pydantic.VERSION,
         "platform": platform.platform(terse=True),
     }
-    torch = sys.modules.get("torch")
-    if torch is None:
-        try:
-            import torch  # noqa: PLC0415 - heavy; the rubric imports it anyway
-        except ImportError:
-            torch = None
-    if torch is not None:
+    try:
+        # Heavy, but the rubric imports it anyway; the statement also waits for an import that a pack
+        # started in a background thread, where reading sys.modules could find a half-imported torch.
+        import torch  # noqa: PLC0415
+    except ImportError:
+        pass
+    else:
         versions["torch"] = torch.__version__
     return versions
 

@@ -491,17 +491,24 @@ def _restored_globals() -> Iterator[None]:
     finally:
         np.random.set_state(random_state)
         np.seterr(**error_settings)
-        torch = sys.modules.get("torch")
-        setter = getattr(torch, "set_default_dtype", None)
-        if setter is not None:
-            setter(dtype if dtype is not None else torch.float32)
+        if "torch" in sys.modules:
+            # The import statement waits for an import still running in another thread to finish.
+            import torch  # noqa: PLC0415 - only when a pack imported it
+
+            torch.set_default_dtype(dtype if dtype is not None else torch.float32)
 
 
 def _torch_default_dtype() -> Any:
-    """torch's default dtype, or None when torch is not (yet fully) imported: a pack may be importing
-    it in a background thread, and a half-imported module has no attributes to ask."""
-    getter = getattr(sys.modules.get("torch"), "get_default_dtype", None)
-    return getter() if getter is not None else None
+    """torch's default dtype, or None when torch is not imported or still being imported.
+
+    A pack may import torch in a background thread while the checks start (hlcv-ex2 does): asking a
+    half-initialised torch anything fails ("unsupported scalarType"). An import that finishes later
+    starts from torch's own default, float32, which is what None restores.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or getattr(getattr(torch, "__spec__", None), "_initializing", False):
+        return None
+    return torch.get_default_dtype()
 
 
 @contextlib.contextmanager
