@@ -8,13 +8,13 @@ writes frames of its choosing, which any submission can do.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 from grader.boundary.decode import MAX_REPLY_ELEMENTS, SubmissionValueError, decode_reply
@@ -26,7 +26,7 @@ from grader.worker import protocol
 
 pytestmark = pytest.mark.sandbox
 
-SLOT = 820 + os.getpid() % 20
+SLOT, SPARE_SLOT = held_slot(), held_slot()
 
 HOSTILE = r'''
 """Writes its own frames to the grader through the shim's reply pipe, then never answers again."""
@@ -115,7 +115,7 @@ def session(grading_sandbox: Sandbox, submission: Path) -> Any:
 def isolated_session(request: pytest.FixtureRequest, submission: Path) -> Any:
     """A worker in each isolated backend (Docker's stdin is a socket with buffers of its own)."""
     backend = require_backend(request.param)
-    with WorkerSession(backend, LaunchSpec(submission, slot=SLOT + 1)) as worker:
+    with WorkerSession(backend, LaunchSpec(submission, slot=SPARE_SLOT)) as worker:
         worker.request({"op": "import", "module": "hostile", "names": []}, 120)
         yield worker
 

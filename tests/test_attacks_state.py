@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 from grader.batch.slots import lease_slot
@@ -30,7 +31,7 @@ from grader.sandbox.uids import lease_uid_slot, purge_uid, uid_for_slot, uid_pro
 
 pytestmark = pytest.mark.sandbox
 
-SLOT = 840 + os.getpid() % 20
+SLOT, SPARE_SLOT = held_slot(), held_slot()
 TOKEN = secrets.token_hex(6)
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="sandbox uids exist only for a root grader")
 
@@ -177,7 +178,7 @@ def test_the_program_refuses_other_architectures() -> None:
 def test_state_left_in_one_worker_is_invisible_to_a_concurrent_one(backend: Sandbox, submission: Path) -> None:
     with (
         WorkerSession(backend, LaunchSpec(submission, slot=SLOT)) as first,
-        WorkerSession(backend, LaunchSpec(submission, slot=SLOT + 1)) as second,
+        WorkerSession(backend, LaunchSpec(submission, slot=SPARE_SLOT)) as second,
     ):
         for session in (first, second):
             session.request({"op": "import", "module": "probes", "names": []}, 120)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 import grader
@@ -29,7 +30,7 @@ from grader.sandbox.runtime import UID_BASE, sandbox_uid
 pytestmark = pytest.mark.sandbox
 
 #: A sandbox slot of this module's own (uid 60000 + slot when the tests run as root).
-SLOT = 760 + os.getpid() % 20
+SLOT = held_slot()
 CALL_TIMEOUT_S = 60.0
 #: A random token per test run: put in the grader's environment and in host files, looked for inside.
 TOKEN = secrets.token_hex(8)

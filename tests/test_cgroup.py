@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 from grader.boundary.rpc import WorkerSession
@@ -55,7 +56,7 @@ def test_a_detached_spinning_child_is_in_the_cgroup_and_killed_with_it(parent: P
     tmp_path.chmod(0o755)
     (tmp_path / "spin.py").write_text(SPINNER)
     (tmp_path / "spin.py").chmod(0o644)
-    with WorkerSession(backend, LaunchSpec(tmp_path, Limits(), slot=880 + os.getpid() % 10)) as session:
+    with WorkerSession(backend, LaunchSpec(tmp_path, Limits(), slot=held_slot())) as session:
         session.request({"op": "import", "module": "spin", "names": []}, 60)
         session.request({"op": "call", "module": "spin", "path": ["detach_and_spin"], "args": [], "kwargs": {}}, 60)
         groups = [p for p in parent.iterdir() if p.is_dir()]

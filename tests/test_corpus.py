@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from held_slots import held_slot
 
 from grader.results import GradeResult, load_result
 from grader.sandbox import SandboxUnavailable, backend_class
@@ -127,7 +128,7 @@ def _tree_digest(path: Path) -> str:
 
 #: A sandbox slot of this test run's own (a root grader runs student code as UID_BASE + slot), so
 #: that graders running beside the tests on the same machine cannot be mistaken for survivors.
-SLOT = 800 + os.getpid() % 150
+SLOT = held_slot()
 
 
 def _sandbox_processes() -> list[str]:

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
+from held_slots import held_slot
 
 from grader.sandbox import select_sandbox
 from grader.sandbox.base import LaunchSpec, Limits, SandboxUnavailable
@@ -404,12 +405,13 @@ def test_missing_image_is_one_clear_line(engine):
 
 
 def test_workers_run_as_the_uid_of_their_slot(sandbox, submission, engine):
-    worker = sandbox.start(LaunchSpec(submission_dir=submission, limits=LIMITS, slot=7))
+    slot = held_slot()
+    worker = sandbox.start(LaunchSpec(submission_dir=submission, limits=LIMITS, slot=slot))
     try:
         client = Client(worker)
         assert client.reply(timeout=60) == {"ready": True}
         identity = client.call(op="identity")
-        assert (identity["uid"], identity["gid"]) == (UID_BASE + 7, UID_BASE + 7)
+        assert (identity["uid"], identity["gid"]) == (UID_BASE + slot, UID_BASE + slot)
     finally:
         worker.close()
 

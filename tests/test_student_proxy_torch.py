@@ -8,7 +8,6 @@ optimizer.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 from grader.boundary.rpc import WorkerSession
@@ -26,7 +26,7 @@ from grader.sandbox.base import LaunchSpec, Limits
 pytestmark = pytest.mark.sandbox
 
 MiB = 1024 * 1024
-SLOT = 760 + os.getpid() % 20
+SLOT = held_slot()
 LIMITS = Limits(cpu_seconds=120, memory_bytes=2048 * MiB, max_processes=24)
 TIMEOUT_S = 60.0
 

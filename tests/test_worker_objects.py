@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from held_slots import held_slot
 from sandbox_backends import require_backend
 
 from grader.boundary.rpc import StudentException, WorkerSession
@@ -82,7 +83,7 @@ def student() -> Iterator[Student]:
         path.chmod(0o755)
     (folder / "objects.py").write_text(STUDENT_MODULE)
     np.save(data / "X_train.npy", np.zeros(3))
-    with WorkerSession(backend, LaunchSpec(folder, LIMITS, data_dir=data, slot=760)) as session:
+    with WorkerSession(backend, LaunchSpec(folder, LIMITS, data_dir=data, slot=held_slot())) as session:
         yield Student(session, 60.0)
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(data, ignore_errors=True)

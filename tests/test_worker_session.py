@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from held_slots import held_slot
 from sandbox_backends import (
     require_backend,
     sandbox_pids,
@@ -41,11 +42,11 @@ from grader.worker.protocol import MAX_ARRAYS, MAX_FRAME_BYTES
 #: Sandbox slots of this module's own (a root grader runs workers as uid 60000 + slot), so that
 #: graders running beside the tests are never mistaken for processes a test left behind: SLOT for
 #: the shared session, OWN_SLOT for sessions whose processes a test counts.
-SLOT = 700 + os.getpid() % 30
-OWN_SLOT = SLOT + 30
+SLOT = held_slot()
+OWN_SLOT = held_slot()
 #: Its own uid for the daemon test: the fork bomb's reaped-late zombies still count against OWN_SLOT's
 #: process limit for a while.
-DAEMON_SLOT = 950 + os.getpid() % 30
+DAEMON_SLOT = held_slot()
 MiB = 1024 * 1024
 LIMITS = Limits(cpu_seconds=120, memory_bytes=512 * MiB, max_processes=24)
 #: What the grader keeps of a call's output; smaller than the shim's own budget, so both caps act.
