@@ -61,14 +61,27 @@ def test_a_detached_spinning_child_is_in_the_cgroup_and_killed_with_it(parent: P
         session.request({"op": "call", "module": "spin", "path": ["detach_and_spin"], "args": [], "kwargs": {}}, 60)
         groups = [p for p in parent.iterdir() if p.is_dir()]
         assert len(groups) == 1
-        pids = [int(p) for p in (groups[0] / "cgroup.procs").read_text().split()]
-        commands = {Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] for pid in pids}
+        # Popen returns once the child is forked; on a busy host it may not have run /bin/sh yet.
+        deadline = time.monotonic() + 10
+        while True:
+            pids = [int(p) for p in (groups[0] / "cgroup.procs").read_text().split()]
+            commands = {_command(pid) for pid in pids}
+            if b"/bin/sh" in commands or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert b"/bin/sh" in commands and len(pids) >= 4  # sh->bwrap, bwrap, launcher->shim, the spinner
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)] == []
     assert [p for p in parent.iterdir() if p.is_dir()] == []  # removed
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return b""
 
 
 def _state(pid: int) -> str:
