@@ -9,10 +9,7 @@ the test process lives; the kernel drops the locks when it exits.
 
 from __future__ import annotations
 
-import fcntl
-import os
-
-from grader.sandbox.uids import uid_for_slot, uid_lock_dir
+from grader.sandbox.uids import try_lock_uid
 
 #: Test slots: well above the engine's leased slots (1-512), at the top of its spare range.
 FIRST_TEST_SLOT = 700
@@ -23,17 +20,11 @@ _held: dict[int, int] = {}  # slot -> fd of its lock file, kept open for the pro
 
 def held_slot() -> int:
     """A sandbox slot that this test process alone uses, locked until the process exits."""
-    folder = uid_lock_dir()
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     for slot in range(FIRST_TEST_SLOT, LAST_TEST_SLOT):
         if slot in _held:
             continue
-        fd = os.open(folder / f"uid-{uid_for_slot(slot)}.lock", flags, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _held[slot] = fd
-        return slot
+        fd = try_lock_uid(slot)
+        if fd is not None:
+            _held[slot] = fd
+            return slot
     raise RuntimeError(f"every test slot from {FIRST_TEST_SLOT} to {LAST_TEST_SLOT - 1} is held by another process")

@@ -153,19 +153,27 @@ def uid_lock_dir() -> Path:
     return folder
 
 
+def try_lock_uid(slot: int) -> int | None:
+    """Lock the uid of ``slot`` for this process: the lock file's descriptor (closing it releases the
+    lock), or None when another process holds it."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(uid_lock_dir() / f"uid-{uid_for_slot(slot)}.lock", flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
 def _hold_uid(preferred: int) -> Iterator[int]:
     """Lock the uid of slot ``preferred``, or when another grader holds it, of a spare slot."""
     from grader.batch.slots import MAX_SLOTS  # noqa: PLC0415 - batch imports the engine
 
-    folder = uid_lock_dir()
-    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     for slot in (preferred, *range(MAX_SLOTS + 1, 2 * MAX_SLOTS + 1)):
-        fd = os.open(folder / f"uid-{uid_for_slot(slot)}.lock", flags, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        fd = try_lock_uid(slot)
+        if fd is None:
             continue
         try:
             yield slot
