@@ -30,14 +30,14 @@ fi
 if [ "${BACKPROP_GRADER_REQUIRE_SANDBOXES:-0}" = 1 ]; then
     export BACKPROP_GRADER_REQUIRE_DOCKER=1 BACKPROP_GRADER_REQUIRE_BWRAP=1 BACKPROP_GRADER_REQUIRE_CHROMIUM=1
 fi
-# Test files run in parallel, one file per worker at a time (pytest-xdist's loadfile): a file's module
-# fixtures (a corpus graded once, a bundle built once) are never built twice. Most tests wait on
-# sandboxed workers, timeouts and containers, so even 2 cores run two files at once with profit.
-# BACKPROP_GRADER_TEST_WORKERS=1 runs serially; an explicit -n or -p no:xdist wins.
+# Test files run in parallel, one file per worker at a time (pytest-xdist's loadfile), files with
+# slow tests first (tests/conftest.py): a file's module fixtures (a corpus graded once, a bundle
+# built once) are never built twice. BACKPROP_GRADER_TEST_WORKERS=1 runs serially; an explicit -n or
+# -p no:xdist wins.
 WORKERS=${BACKPROP_GRADER_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}
 PARALLEL=()
 if [ "$WORKERS" -gt 1 ] && [[ " $* " != *" -n "* && " $* " != *" -p no:xdist "* ]]; then
-    PARALLEL=(-n "$WORKERS" --dist loadfile)
+    PARALLEL=(-n "$WORKERS" --dist loadfile --no-loadscope-reorder)
 fi
 set +e
 "$VENV/bin/python" -m pytest "${PARALLEL[@]}" "$@"

@@ -40,3 +40,13 @@ def grading_secret_file(tmp_path_factory: pytest.TempPathFactory) -> None:
     if os.environ.get(SECRET_ENV) or os.environ.get(SECRET_FILE_ENV):
         return
     os.environ[SECRET_FILE_ENV] = str(tmp_path_factory.mktemp("secret") / "secret")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests run first, each keeping its own order.
+
+    ``scripts/test.sh`` hands whole files to parallel workers in collection order; started last, one
+    long file would run alone at the end while the other workers sit idle.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

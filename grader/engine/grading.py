@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import os
 import platform
 import secrets
@@ -69,14 +70,12 @@ def library_versions() -> dict[str, str]:
         "pydantic": pydantic.VERSION,
         "platform": platform.platform(terse=True),
     }
+    # The installed distribution's version: importing torch only to ask would cost seconds where the
+    # rubric did not need it (a rejected submission), and a pack may still be importing it in a thread.
     try:
-        # Heavy, but the rubric imports it anyway; the statement also waits for an import that a pack
-        # started in a background thread, where reading sys.modules could find a half-imported torch.
-        import torch  # noqa: PLC0415
-    except ImportError:
+        versions["torch"] = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
         pass
-    else:
-        versions["torch"] = torch.__version__
     return versions
 
 
