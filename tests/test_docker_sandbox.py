@@ -219,11 +219,17 @@ def test_large_echo_round_trip_keeps_stdout_and_stderr_apart(start):
     client.send({"op": "echo"}, b"again")
     assert client.reply() == {"ok": True, "size": 5}
     assert client.frame() == b"again"
+    # The engine copies a container's stdout and stderr independently: the reply can arrive before
+    # the stderr the worker wrote first. Wait for it, or closing would cut it off.
+    expected = len("stand-in worker started\n") + 1 * MiB + 2 * len("printed by the student\n")
+    deadline = time.monotonic() + 10
+    while len(client.stderr) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
     client.worker.close()
     text = client.stderr_text()
     assert "stand-in worker started" in text
     assert text.count("printed by the student") == 2
-    assert len(client.stderr) == len("stand-in worker started\n") + 1 * MiB + 2 * len("printed by the student\n")
+    assert len(client.stderr) == expected
     assert not client.buffer
 
 
