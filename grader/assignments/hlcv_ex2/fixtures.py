@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from types import ModuleType
@@ -27,15 +28,25 @@ def _import_torch_side() -> None:
         pass
 
 
-# Importing torch takes seconds. Started here, at collection, it overlaps with the numpy checks, during
-# which this process mostly waits for the sandboxed worker; the MLP checks wait for it in reference_mlp().
-_TORCH_IMPORT = threading.Thread(target=_import_torch_side, name="torch-import", daemon=True)
-_TORCH_IMPORT.start()
+@functools.cache
+def _torch_import() -> threading.Thread:
+    """The background import of the torch side, started on the first call."""
+    thread = threading.Thread(target=_import_torch_side, name="torch-import", daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reference_torch_in_background() -> None:
+    """Importing torch takes seconds. Started when the first check sets up, it overlaps with the numpy
+    checks, during which this process mostly waits for the sandboxed worker; the MLP checks wait for it
+    in reference_mlp(). A submission that is rejected never sets a check up and never pays for it."""
+    _torch_import()
 
 
 def reference_mlp() -> ModuleType:
     """``reference.hlcv_ex2.mlp`` (and so torch), once the background import has finished."""
-    _TORCH_IMPORT.join()
+    _torch_import().join()
     return importlib.import_module("reference.hlcv_ex2.mlp")
 
 
