@@ -176,6 +176,14 @@ def test_an_unknown_marker_is_refused(tmp_path: Path, wrong_axis_submission: Pat
     assert "hiden" in _load_error(pack, wrong_axis_submission, grading_sandbox)
 
 
+def test_preloading_a_library_the_worker_may_not_import_is_refused(
+    tmp_path: Path, wrong_axis_submission: Path, grading_sandbox
+) -> None:
+    pack = _broken(tmp_path, "test_1_solution.py", "@hidden\n", '@hidden\n@pytest.mark.preload("requests")\n')
+    _edit(pack / "test_1_solution.py", "import numpy as np\n", "import numpy as np\nimport pytest\n")
+    assert "@preload takes library names among: torch" in _load_error(pack, wrong_axis_submission, grading_sandbox)
+
+
 def test_invalid_settings_name_the_field(tmp_path: Path) -> None:
     pack = _broken(tmp_path, "assignment.toml", "tolerance = 1e-8", "tolerance = 2.0")
     with pytest.raises(AssignmentError, match=r"invalid \[settings\].*tolerance"):

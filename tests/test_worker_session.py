@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,10 @@ STUDENT_MODULE = textwrap.dedent(
 
     def add(a, b):
         return a + b
+
+
+    def imported(names):
+        return [name in sys.modules for name in names]
 
 
     def affine(x, w, b):
@@ -576,6 +581,45 @@ def test_killing_its_group_or_everyone_does_not_reach_the_grader(
     except WorkerFailure as exc:
         assert exc.kind == "crash"
     assert_answers(session)
+
+
+def test_a_worker_preloads_torch_only_when_asked(backend: Sandbox, submission: Path) -> None:
+    names = ["torch", "torch._dynamo"]
+    with _new_session(backend, submission, OWN_SLOT) as plain:
+        assert call(plain, "imported", names) == [False, False]
+    spec = LaunchSpec(submission, LIMITS, slot=OWN_SLOT, preload=("torch",))
+    with WorkerSession(backend, spec, output_cap=OUTPUT_CAP) as preloaded:
+        assert call(preloaded, "imported", names) == [True, True]
+        assert preloaded.starts == 1
+
+
+def test_a_request_waits_for_the_start_under_way_and_uses_that_worker(backend: Sandbox, submission: Path) -> None:
+    """A worker started ahead by another thread (which stays alive, as the rubric's does) answers the
+    first request; closing waits for a start under way, so nothing is left behind."""
+    done = threading.Event()
+    with _new_session(backend, submission, OWN_SLOT) as session:
+
+        def start_and_stay() -> None:
+            session.start_ahead()
+            done.wait()
+
+        starter = threading.Thread(target=start_and_stay)
+        starter.start()
+        try:
+            assert call(session, "add", 2, 3) == 5
+            assert session.starts == 1
+        finally:
+            session.close()
+            done.set()
+            starter.join()
+    assert wait_until_gone(OWN_SLOT) == []
+    with _new_session(backend, submission, OWN_SLOT) as closing:
+        closer = threading.Thread(target=closing.start_ahead)
+        closer.start()
+        closing.close()  # before, during or after the start: never a worker left running
+        closer.join()
+        closing.close()
+    assert wait_until_gone(OWN_SLOT) == []
 
 
 def test_close_leaves_no_process_behind(backend: Sandbox, submission: Path) -> None:

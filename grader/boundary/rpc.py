@@ -119,6 +119,8 @@ class WorkerSession:
         #: The running check's time budget (``grader.engine.budget.CheckBudget``), or None: every
         #: request's time limit is shortened to what the budget has left.
         self.budget: Any = None
+        #: Held while a worker starts, so a request (or close) waits for a start already under way.
+        self._starting = threading.RLock()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -135,8 +137,12 @@ class WorkerSession:
         (a sandbox that failed, a host limit another grading exhausted): it is tried again, and if it
         still fails the failure is of kind ``grader``, never blamed on the submission.
         """
-        if self._live is not None:
-            return self._live
+        with self._starting:
+            if self._live is not None:
+                return self._live
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> _Live:
         problems: list[str] = []
         for attempt in range(START_ATTEMPTS):
             if attempt:
@@ -171,10 +177,25 @@ class WorkerSession:
             self._fail(live, "protocol", "the worker did not start properly")
         return live
 
+    def start_ahead(self) -> None:
+        """Start the worker if none is live and wait until it is ready; never raises.
+
+        For a thread that starts workers before their first request: no student code runs before a
+        request, so a start that fails here is simply tried again, and reported, by the first request.
+        The calling thread must live as long as the worker: a worker's parent-death signal (bwrap's
+        ``--die-with-parent``, the launcher's ``PR_SET_PDEATHSIG``) fires when the thread that started
+        it ends.
+        """
+        try:
+            self._ensure_started(START_TIMEOUT_S)
+        except WorkerFailure:
+            pass
+
     def close(self) -> None:
         """Kill the worker (if any) and everything it started."""
-        if self._live is not None:
+        with self._starting:
             live, self._live = self._live, None
+        if live is not None:
             live.process.close()
             live.output.join(timeout=2)
 

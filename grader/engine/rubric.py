@@ -30,6 +30,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -44,7 +45,7 @@ from grader.engine.compare import CheckFailed
 from grader.engine.packs import Assignment, AssignmentError
 from grader.engine.secret import derive_seed
 from grader.results import CheckResult
-from grader.sandbox.base import LaunchSpec, Limits, Sandbox
+from grader.sandbox.base import PRELOADABLE, LaunchSpec, Limits, Sandbox
 
 SHOWN_OUTPUT_CHARS = 2000
 #: The engine's own pytest configuration; nothing near a pack or a submission is read instead.
@@ -57,6 +58,7 @@ MARKERS = {
     "needs": "needs(*files): submission files the check cannot run without",
     "training": "training: runs with the training limits (time, memory, data)",
     "freezable": "freezable: visible with fixed inputs; the student bundle ships it with frozen expected values",
+    "preload": "preload(*libraries): the check's worker imports these (only 'torch') before it starts",
 }
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
@@ -141,6 +143,10 @@ class GradingPlugin:
         # -- whose failure it was: the grading machine's, or the submission's values --
         self.grader_failures: list[str] = []
         self._replies_at_start: dict[str, int] = {}
+        self._ahead: threading.Thread | None = None
+        self._grading_over = threading.Event()
+        #: What each kind of worker imports ahead: the union of its checks' ``preload`` markers.
+        self._preloads: dict[tuple[bool, bool], tuple[str, ...]] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -160,12 +166,52 @@ class GradingPlugin:
         if key not in self._sessions:
             data = self._data_dir if training else None
             spec = LaunchSpec(
-                self.context.submission_dir, self._limits(training), data_dir=data, slot=self.context.slot
+                self.context.submission_dir,
+                self._limits(training),
+                data_dir=data,
+                slot=self.context.slot,
+                preload=self._preloads.get(key, ()),
             )
             self._sessions[key] = WorkerSession(self.context.sandbox, spec)
         return self._sessions[key]
 
+    def plan_workers(self, items: list[pytest.Item]) -> None:
+        """Decide what each kind of worker imports ahead, then start the workers the checks will ask
+        for, in the background and in the order they will ask.
+
+        A worker's start (a sandbox, an interpreter, numpy, and torch when a check says ``preload``)
+        then overlaps with pytest setting up and with the trusted side's own work (importing the
+        reference, computing expected values), instead of being paid inside the first check of each
+        kind. Training workers start on demand: their data folder is filled by the checks that use it.
+        """
+        keys: list[tuple[bool, bool]] = []
+        for item in items:
+            if "student" not in getattr(item, "fixturenames", ()):
+                continue
+            key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
+            libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
+            self._preloads[key] = tuple(sorted(libraries.union(self._preloads.get(key, ()))))
+            if not key[1] and key not in keys:
+                keys.append(key)
+        if self.context.rejection or self._ahead is not None or not keys:
+            return
+        sessions = [self.session(*key) for key in keys]
+        self._ahead = threading.Thread(target=self._start_and_stay, args=(sessions,), name="workers-ahead")
+        self._ahead.start()
+
+    def _start_and_stay(self, sessions: list[WorkerSession]) -> None:
+        for session in sessions:
+            session.start_ahead()
+        # A worker's parent-death signal (bwrap's --die-with-parent, the launcher's PR_SET_PDEATHSIG)
+        # fires when the *thread* that started it ends: this thread lives until the grading ends.
+        self._grading_over.wait()
+
     def close(self) -> None:
+        if self._ahead is not None:
+            # Waits for a start under way, which would otherwise leave its worker running.
+            self._grading_over.set()
+            self._ahead.join()
+            self._ahead = None
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
@@ -273,6 +319,11 @@ class GradingPlugin:
             marker = item.get_closest_marker("points")
             if marker is None or len(marker.args) != 1 or not _is_points(marker.args[0]):
                 self.load_errors.append(f"{item.nodeid}: every check needs @points(n) with one number n >= 0")
+            for preload in item.iter_markers("preload"):
+                unknown = [lib for lib in preload.args if lib not in PRELOADABLE]
+                if unknown or not preload.args:
+                    allowed = ", ".join(sorted(PRELOADABLE))
+                    self.load_errors.append(f"{item.nodeid}: @preload takes library names among: {allowed}")
         if self.load_errors:
             config.hook.pytest_deselected(items=list(items))
             items[:] = []
@@ -283,6 +334,10 @@ class GradingPlugin:
         if hidden:
             items[:] = [item for item in items if item.get_closest_marker("hidden") is None]
             config.hook.pytest_deselected(items=hidden)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.plan_workers(session.items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:

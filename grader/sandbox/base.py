@@ -46,6 +46,13 @@ class LaunchSpec:
     data_dir: Path | None = None
     #: Index of the parallel slot; backends that drop to a dedicated uid use ``uid_base + slot``.
     slot: int = 0
+    #: Libraries the worker imports before it says it is ready (see ``PRELOADABLE``), so the checks
+    #: that use them do not wait for the import; no student code runs before then either way.
+    preload: tuple[str, ...] = ()
+
+
+#: What a worker may import ahead: libraries the worker may import anyway, and that take seconds.
+PRELOADABLE = frozenset({"torch"})
 
 
 class WorkerProcess(abc.ABC):

@@ -150,7 +150,7 @@ class BwrapSandbox(Sandbox):
         if spec.data_dir is not None:
             argv += ["--ro-bind", str(Path(spec.data_dir).resolve()), INSIDE_DATA]
         argv += ["--clearenv"]
-        for key, value in worker_env(home="/tmp").items():
+        for key, value in worker_env(home="/tmp", preload=spec.preload).items():
             argv += ["--setenv", key, value]
         argv += ["--chdir", "/tmp", "--"]
         argv += launcher_command(python, INSIDE_WORKER, limits, uid)

@@ -228,7 +228,7 @@ class DockerSandbox(Sandbox):
                 hostname="sandbox",
                 user=f"{uid}:{uid}",
                 working_dir=INSIDE_SUBMISSION,
-                environment=_environment(spec.limits),
+                environment=_environment(spec.limits, spec.preload),
                 labels={CONTAINER_LABEL: "1", OWNER_LABEL: _owner()},
                 stdin_open=True,  # also sets StdinOnce: when our attach connection ends, stdin is EOF inside
                 tty=False,
@@ -311,8 +311,8 @@ def _readable_dir(path: Path | str, what: str) -> str:
     return str(real)
 
 
-def _environment(limits: Limits) -> dict[str, str]:
-    env = worker_env(home="/tmp")
+def _environment(limits: Limits, preload: tuple[str, ...] = ()) -> dict[str, str]:
+    env = worker_env(home="/tmp", preload=preload)
     # The image's PATH leads to its virtual environment; the host-style PATH would not.
     env.pop("PATH", None)
     threads = str(max(1, limits.threads))

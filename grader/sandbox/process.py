@@ -59,6 +59,6 @@ class ProcessSandbox(Sandbox):
         argv = launcher_command(python, str(WORKER_DIR), spec.limits, uid) + shim_command(
             python, str(WORKER_DIR), submission, data
         )
-        env = worker_env(home=str(scratch))
+        env = worker_env(home=str(scratch), preload=spec.preload)
         after_kill = (lambda: kill_uid(uid)) if uid is not None else None
         return PopenWorker(argv, env, cwd=scratch, scratch=scratch, after_kill=after_kill)

@@ -23,9 +23,13 @@ THREAD_ENV = {
 }
 
 
-def worker_env(home: str) -> dict[str, str]:
+#: Tells the worker what to import before it says it is ready (comma-separated, ``LaunchSpec.preload``).
+PRELOAD_ENV = "BACKPROP_GRADER_PRELOAD"
+
+
+def worker_env(home: str, preload: tuple[str, ...] = ()) -> dict[str, str]:
     """A minimal environment: nothing of the grader's own environment reaches the worker."""
-    return {
+    env = {
         "PATH": "/usr/bin:/bin",
         "HOME": home,
         "LANG": "C.UTF-8",
@@ -33,6 +37,9 @@ def worker_env(home: str) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         **THREAD_ENV,
     }
+    if preload:
+        env[PRELOAD_ENV] = ",".join(preload)
+    return env
 
 
 def rlimits(limits: Limits) -> dict[str, int]:

@@ -392,8 +392,22 @@ def _report_dropped_output() -> None:
         os.write(2, f"\n... ({_BUDGET.dropped} more characters of output not shown)\n".encode())
 
 
+def _preload(names: str) -> None:
+    """Import the libraries the grader asked for, before any student code exists.
+
+    Only torch is taken (anything else is ignored): with it ``torch._dynamo``, which the first
+    ``optimizer.step()`` otherwise imports, for more than a second, in the middle of a check.
+    """
+    if "torch" in names.split(","):
+        import torch
+        import torch._dynamo  # noqa: F401 - imported for its cost, see above
+
+        torch.set_num_threads(1)
+
+
 def main() -> None:
     rpc_in, rpc_out = _private_channel()
+    _preload(os.environ.pop("BACKPROP_GRADER_PRELOAD", ""))
     worker = Worker(sys.argv[1] if len(sys.argv) > 1 else os.getcwd(), sys.argv[2] if len(sys.argv) > 2 else None)
     protocol.write_message(rpc_out, {"id": 0, "ok": True, "body": {"$d": {"ready": True}}}, [])
     while True:

@@ -14,7 +14,7 @@ from .mutants import MLP_FORWARD_MISTAKES, TRAIN_MLP_MISTAKES
 from .torch_mutants import mlp_logits, train_mlp_variant
 
 # Every check here runs on fixed inputs: the student bundle ships them with frozen expected values.
-pytestmark = [pytest.mark.needs(TORCH_FILE), pytest.mark.freezable]
+pytestmark = [pytest.mark.needs(TORCH_FILE), pytest.mark.freezable, pytest.mark.preload("torch")]
 
 SIZES = (20, [16, 12], 5)
 NO_RELU = MLP_FORWARD_MISTAKES["no-relu"]

@@ -80,6 +80,7 @@ def test_two_layer_accuracy(cifar, student, check, settings, submission_dir):
 @pytest.mark.points(5)
 @pytest.mark.training
 @pytest.mark.needs(TORCH_FILE)
+@pytest.mark.preload("torch")
 @pytest.mark.title("PyTorch MLP: CIFAR-10 validation accuracy > 48%")
 def test_mlp_accuracy(cifar, student, check, settings, submission_dir):
     if settings.accuracy_mode == "weights":

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from grader.pack import CheckFailed, Student, as_array, as_dict, hidden, needs, points, title
+from grader.pack import CheckFailed, Student, as_array, as_dict, hidden, needs, points, preload, title
 from reference.modular_mlp import custom_batchnorm as ref
 
 from . import mutants
 from .fixtures import BATCHNORM, FILES, compare, finish, mistake_in
 
-pytestmark = needs(FILES[BATCHNORM])
+pytestmark = [needs(FILES[BATCHNORM]), preload("torch")]
 
 FUNCTION = "CustomBatchNormManualFunction.apply"
 #: Large enough that eps inside or outside the square root differ clearly for the small feature.

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.pack import CheckFailed, as_array, close_relative, needs, points, title
+from grader.pack import CheckFailed, as_array, close_relative, needs, points, preload, title
 from reference.modular_mlp.mlp_pytorch import MLP
 
 from .fixtures import FILES, MLP_TORCH, finish
 
-pytestmark = needs(FILES[MLP_TORCH])
+pytestmark = [needs(FILES[MLP_TORCH]), preload("torch")]
 
 N_INPUTS, HIDDEN, N_CLASSES = 10, [8, 6], 4
 #: float32 outputs: relative error allowed against the reference's float32 forward.

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.pack import CheckFailed, Ref, as_array, needs, points, title, training
+from grader.pack import CheckFailed, Ref, as_array, needs, points, preload, title, training
 from reference.cifar10 import CifarError
 from reference.modular_mlp import data as cifar_folder
 from reference.modular_mlp import mlp_numpy, mlp_pytorch
@@ -68,6 +68,7 @@ def test_numpy_accuracy(cifar, student, check, settings):
 @points(5)
 @training
 @needs(FILES[MLP_TORCH])
+@preload("torch")
 @title("PyTorch MLP, your hyperparams.json: CIFAR-10 test accuracy >= 50%")
 def test_torch_accuracy(cifar, student, check, settings, submission_dir):
     try:

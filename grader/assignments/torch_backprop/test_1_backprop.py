@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.pack import Check, CheckFailed, Student, StudentException, as_array, describe, hidden, needs, points, title
+from grader.pack import (
+    Check,
+    CheckFailed,
+    Student,
+    StudentException,
+    as_array,
+    describe,
+    hidden,
+    needs,
+    points,
+    preload,
+    title,
+)
 
 from .fixtures import FILE, MODULE, Problem, gradient_names, make_problem, relative_error, student_net
 from .mutants import GRADIENT_MUTANTS, first_match
 
-pytestmark = needs(FILE)
+pytestmark = [needs(FILE), preload("torch")]
 
 #: Visible architectures: every activation; square layers make a transposed gradient or a layer
 #: index off by one shape-correct, so the mistake shows in the values and can be named.

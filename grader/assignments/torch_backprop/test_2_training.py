@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.pack import Check, CheckFailed, Student, StudentException, hidden, needs, points, title
+from grader.pack import Check, CheckFailed, Student, StudentException, hidden, needs, points, preload, title
 
 from .fixtures import (
     FILE,
@@ -26,7 +26,7 @@ from .fixtures import (
 )
 from .mutants import NO_GRAD_MESSAGE, NO_GRAD_MISTAKE, TRAINING_MUTANTS, first_match, sgd_trajectory
 
-pytestmark = needs(FILE)
+pytestmark = [needs(FILE), preload("torch")]
 
 EPOCHS = 3
 BATCH = 16

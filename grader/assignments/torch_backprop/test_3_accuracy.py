@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.pack import CheckFailed, Ref, as_array, needs, points, title, training
+from grader.pack import CheckFailed, Ref, as_array, needs, points, preload, title, training
 
 from .fixtures import FILE, MODULE, data_objects
 from .hyperparams import HyperparamError, load_hyperparams
@@ -41,6 +41,7 @@ def cifar2(data_dir, training_data_dir, settings):
 @points(15)
 @training
 @needs(FILE, "hyperparams.json")
+@preload("torch")
 @title("CIFAR-2 MLP trained with hyperparams.json: validation and test accuracy >= 80%")
 def test_cifar2_accuracy(cifar2, student, check, settings, submission_dir):
     from reference.torch_backprop import cifar2 as data
