@@ -1,0 +1,171 @@
+"""The performance table: what grading costs next to the student's own code, in one run.
+
+Measured side by side, one thing at a time, on the good submission (``../shared/corpus/good``, else the
+built-in example) with the CIFAR-10 accuracy checks skipped:
+
+- the cold floor: a fresh interpreter importing numpy, torch and the student files and making the
+  rubric's student calls once (``bench_grade.measure_bare``); the warm floor: the same calls again,
+  imports done;
+- ``grade SUBMISSION`` from the command line, per sandbox, as a student or CI job runs it;
+- ``grade batch`` of a class of at least 50 mixed corpus submissions with ``--jobs 1`` and ``--jobs 2``
+  (``bench_batch``), with the per-submission cost and the largest resident set of any process;
+
+and then the ratios the speed targets are stated in.
+
+    python benchmarks/bench_speed.py
+    python benchmarks/bench_speed.py --size 60 --repeat 5 --sandboxes bwrap,docker --json speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_batch  # noqa: E402 - a sibling script, not a package
+import bench_grade  # noqa: E402
+
+from grader.sandbox import SandboxUnavailable, backend_class  # noqa: E402
+
+
+def grade_command(submission: Path, sandbox: str, out: Path) -> float:
+    """Wall time of one ``grade`` from the command line, interpreter start included."""
+    env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
+    argv = [sys.executable, "-m", "grader.cli", "grade", str(submission), "--assignment", "hlcv-ex2"]
+    argv += ["--sandbox", sandbox, "--out", str(out), "--quiet"]
+    began = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"grade under {sandbox} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return wall
+
+
+def help_command() -> float:
+    """Wall time of ``grade --help``: what every command pays before doing anything."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "grader.cli", "--help"], capture_output=True, check=True)
+    return time.perf_counter() - began
+
+
+def available(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The sandboxes that run here, and the one-line reason for each that does not."""
+    ready, reasons = [], {}
+    for name in names:
+        try:
+            backend_class(name).check_available()
+            ready.append(name)
+        except SandboxUnavailable as error:
+            reasons[name] = str(error)
+    return ready, reasons
+
+
+def largest_child_rss_mib() -> float:
+    """The largest resident set of any finished descendant so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
+    print("cold and warm floor ...", file=sys.stderr, flush=True)
+    figures["bare"] = bench_grade.measure_bare(submission, args.repeat)
+    figures["help_s"] = statistics.median(help_command() for _ in range(args.repeat))
+
+    names, figures["unavailable"] = available([s.strip() for s in args.sandboxes.split(",") if s.strip()])
+    figures["grade_s"] = {name: [] for name in names}
+    for round_ in range(args.repeat):
+        # The sandboxes take turns within a round, so a change in the host's load falls on all alike.
+        for name in names:
+            print(f"grade, round {round_ + 1}/{args.repeat}: {name}", file=sys.stderr, flush=True)
+            figures["grade_s"][name].append(grade_command(submission, name, work / f"grade-{name}.json"))
+
+    class_dir = work / "class"
+    class_names = bench_batch.build_class(args.corpus, args.size, class_dir)
+    figures["class_size"] = len(class_names)
+    figures["batch"] = {}
+    for jobs in (1, 2):
+        print(f"batch of {len(class_names)}, --jobs {jobs} ...", file=sys.stderr, flush=True)
+        run = bench_batch.run(class_dir, work / f"batch-jobs{jobs}", jobs, args.batch_sandbox, None)
+        run["per_submission_s"] = round(run["wall_s"] / max(len(class_names), 1), 2)
+        figures["batch"][jobs] = run
+    figures["largest_process_rss_mib"] = round(largest_child_rss_mib(), 1)
+    figures["load_after"] = os.getloadavg()[0]
+    return figures
+
+
+def print_table(figures: dict[str, Any]) -> None:
+    bare = figures["bare"]
+    cold, warm = bare["process_s"], bare["median_s"]
+    rows: list[tuple[str, str, str]] = [
+        ("cold floor: fresh interpreter, imports, student calls once", f"{cold:.2f} s", ""),
+        ("warm floor: the same student calls, imports done", f"{warm:.2f} s", ""),
+        ("grade --help", f"{figures['help_s']:.2f} s", "target < 0.3 s"),
+    ]
+    for name, times in figures["grade_s"].items():
+        median = statistics.median(times)
+        rows.append((f"grade one submission, {name}", f"{median:.2f} s", f"{median / cold:.2f}x the cold floor"))
+    for name, reason in figures["unavailable"].items():
+        rows.append((f"grade one submission, {name}", "n/a", reason))
+    batch = figures["batch"]
+    for jobs, run in batch.items():
+        over = run["per_submission_s"] - warm
+        rows.append(
+            (
+                f"batch of {figures['class_size']}, --jobs {jobs} ({run['graded']} graded)",
+                f"{run['wall_s']:.1f} s",
+                f"{run['per_submission_s']:.2f} s each ({over:+.2f} s over the warm floor), "
+                f"{run['per_minute']:.0f}/min",
+            )
+        )
+    if 1 in batch and 2 in batch:
+        speedup = batch[1]["wall_s"] / batch[2]["wall_s"]
+        class_200 = 200 * batch[2]["per_submission_s"] / 60
+        rows.append(("--jobs 2 over --jobs 1", f"{speedup:.2f}x", f"a class of 200 with --jobs 2: {class_200:.1f} min"))
+    rows.append(("largest resident set of any process", f"{figures['largest_process_rss_mib']:.0f} MiB", ""))
+    runs = len(next(iter(figures["grade_s"].values()), []))
+    print(f"{figures['cpus']} CPUs; 1-minute load average {figures['load_before']:.1f} before, "
+          f"{figures['load_after']:.1f} after; single measurements are medians of {runs}")  # fmt: skip
+    print(f"{'what':62} {'figure':>10}  notes")
+    print("-" * 120)
+    for what, figure, notes in rows:
+        print(f"{what:62} {figure:>10}  {notes}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure and print; see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each single measurement (default 3)")
+    parser.add_argument("--sandboxes", default="bwrap,docker", help="for one grade (default bwrap,docker)")
+    parser.add_argument("--batch-sandbox", default="bwrap", help="for the batches (default bwrap)")
+    parser.add_argument("--size", type=int, default=50, help="submissions in the class (default 50)")
+    parser.add_argument("--corpus", type=Path, default=bench_batch.DEFAULT_CORPUS)
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    if args.size < 1:
+        parser.error("--size must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="bench-speed-") as scratch:
+        work = Path(scratch)
+        os.chmod(work, 0o755)
+        submission = bench_grade.DEFAULT_SUBMISSION
+        if not submission.is_dir():
+            from grader.assignments.hlcv_ex2 import write_example
+
+            submission = write_example(work / "example")
+        figures = measure(args, submission.resolve(), work)
+    print_table(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
