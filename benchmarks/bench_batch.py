@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,12 @@ def host_cpu() -> tuple[int, int]:
     return total - idle, total
 
 
+def _kind(student_id: str) -> str:
+    """``s003-buggy-decay`` -> ``buggy``: the kind of corpus case a class member was copied from."""
+    label = student_id.split("-", 1)[-1]
+    return label.split("-", 1)[0]
+
+
 def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | None) -> dict[str, object]:
     """Grade the class once; return the wall time and the batch summary's counts."""
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
@@ -92,6 +99,12 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
         "failed": summary["failed"],
         "per_minute": round(summary["graded"] / wall * 60, 2),
         "grading_s_sum": round(sum(i["seconds"] for i in summary["items"]), 1),
+        # Hostile cases run into time limits on purpose; these say what an ordinary submission costs.
+        "median_s_by_kind": {
+            kind: round(statistics.median(seconds), 2)
+            for kind in ("good", "buggy", "hostile", "archive")
+            if (seconds := [i["seconds"] for i in summary["items"] if _kind(i["student_id"]) == kind])
+        },
         # Busy cores of the whole host, other users included: near the core count means the run was
         # limited by CPU, which is what decides whether more --jobs can help.
         "host_cores_busy": round((after[0] - before[0]) / max(after[1] - before[1], 1) * (os.cpu_count() or 1), 2),
