@@ -8,6 +8,7 @@ writes frames of its choosing, which any submission can do.
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -238,13 +239,15 @@ def test_budgets_follow_the_per_call_limits() -> None:
 
 
 class FlakyStart(Sandbox):
-    """A real backend whose first ``failures`` workers die before the shim starts (a host limit hit)."""
+    """A real backend whose first ``failures`` workers die before the shim starts (a host limit hit);
+    with ``thread``, only the workers that thread starts."""
 
     name = "flaky"
 
-    def __init__(self, inner: Sandbox, failures: int) -> None:
+    def __init__(self, inner: Sandbox, failures: int, thread: str | None = None) -> None:
         self.inner = inner
         self.failures = failures
+        self.thread = thread
         self.isolated = inner.isolated
 
     @classmethod
@@ -252,7 +255,7 @@ class FlakyStart(Sandbox):
         return None
 
     def start(self, spec: LaunchSpec) -> WorkerProcess:
-        if self.failures > 0:
+        if self.failures > 0 and self.thread in (None, threading.current_thread().name):
             self.failures -= 1
             from grader.sandbox.popen_worker import PopenWorker
 
@@ -308,8 +311,16 @@ def test_grading_tells_the_machines_failures_from_the_submissions_mistakes(
     with open(folder / "two_layernet.py", "a") as handle:
         handle.write(HUGE_PREDICT)
 
-    # The first worker never starts (a limit of the machine): the grading is the machine's failure.
-    flaky = FlakyStart(grading_sandbox, failures=START_ATTEMPTS)
+    # Starting the visible and the hidden worker ahead fails (a limit of the machine): the checks
+    # start them again when they need them, and nothing is lost.
+    flaky = FlakyStart(grading_sandbox, failures=2 * START_ATTEMPTS, thread="workers-ahead")
+    recovered = grade(folder, GradeOptions(sandbox=flaky))
+    assert recovered.status == "graded", recovered.message
+    assert not any("grading machine" in t.output for t in recovered.tests)
+
+    # The first check cannot start its worker either (every start fails until it has tried: those
+    # ahead, then its own): the grading is the machine's failure.
+    flaky = FlakyStart(grading_sandbox, failures=3 * START_ATTEMPTS)
     result = grade(folder, GradeOptions(sandbox=flaky))
     assert result.status == "error"
     assert "grading machine" in result.message

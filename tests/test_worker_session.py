@@ -591,6 +591,11 @@ def test_a_worker_preloads_torch_only_when_asked(backend: Sandbox, submission: P
     with WorkerSession(backend, spec, output_cap=OUTPUT_CAP) as preloaded:
         assert call(preloaded, "imported", names) == [True, True]
         assert preloaded.starts == 1
+        # A worker started again after a crash imports only what its checks ask for.
+        with pytest.raises(WorkerFailure):
+            call(preloaded, "exit_now", 3)
+        assert call(preloaded, "imported", names) == [False, False]
+        assert preloaded.starts == 2
 
 
 def test_a_request_waits_for_the_start_under_way_and_uses_that_worker(backend: Sandbox, submission: Path) -> None:

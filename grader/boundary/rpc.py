@@ -121,6 +121,8 @@ class WorkerSession:
         self.budget: Any = None
         #: Held while a worker starts, so a request (or close) waits for a start already under way.
         self._starting = threading.RLock()
+        #: Whether a worker of this session has been ready; one started after that preloads nothing.
+        self._was_ready = False
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -161,8 +163,13 @@ class WorkerSession:
         )
 
     def _start_once(self, timeout: float) -> _Live:
+        spec = self.spec
+        if self._was_ready:
+            # A worker started again after a failure imports only what its checks ask for: a submission
+            # that crashes in check after check would otherwise pay every preload again.
+            spec = dataclasses.replace(spec, preload=())
         try:
-            process = self.sandbox.start(self.spec)
+            process = self.sandbox.start(spec)
         except SandboxUnavailable as exc:
             raise WorkerFailure("unavailable", str(exc)) from None
         self._generation += 1
@@ -175,6 +182,7 @@ class WorkerSession:
         header, _ = self._read_message(live, time.monotonic() + self._limit_s, "start-up")
         if header.get("id") != 0 or header.get("ok") is not True:
             self._fail(live, "protocol", "the worker did not start properly")
+        self._was_ready = True
         return live
 
     def start_ahead(self) -> None:

@@ -189,8 +189,11 @@ class GradingPlugin:
             if "student" not in getattr(item, "fixturenames", ()):
                 continue
             key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
-            libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
-            self._preloads[key] = tuple(sorted(libraries.union(self._preloads.get(key, ()))))
+            needed = item.get_closest_marker("needs")
+            if needed is None or set(needed.args) <= set(self.context.submission_files):
+                # A check that will not run for a missing file preloads nothing.
+                libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
+                self._preloads[key] = tuple(sorted(libraries.union(self._preloads.get(key, ()))))
             if not key[1] and key not in keys:
                 keys.append(key)
         if self.context.rejection or self._ahead is not None or not keys:
