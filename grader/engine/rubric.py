@@ -179,10 +179,11 @@ class GradingPlugin:
         """Decide what each kind of worker imports ahead, then start the workers the checks will ask
         for, in the background and in the order they will ask.
 
-        A worker's start (a sandbox, an interpreter, numpy, and torch when a check says ``preload``)
-        then overlaps with pytest setting up and with the trusted side's own work (importing the
-        reference, computing expected values), instead of being paid inside the first check of each
-        kind. Training workers start on demand: their data folder is filled by the checks that use it.
+        A worker's start (a sandbox, an interpreter, numpy, and torch when a check says ``preload``
+        while this process is still to import it too) then overlaps with pytest setting up and with
+        the trusted side's own work (importing the reference, computing expected values), instead of
+        being paid inside the first check of each kind. Training workers start on demand: their data
+        folder is filled by the checks that use it.
         """
         keys: list[tuple[bool, bool]] = []
         for item in items:
@@ -191,8 +192,11 @@ class GradingPlugin:
             key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
             needed = item.get_closest_marker("needs")
             if needed is None or set(needed.args) <= set(self.context.submission_files):
-                # A check that will not run for a missing file preloads nothing.
+                # A check that will not run for a missing file preloads nothing; nor does a library this
+                # process has imported already (a batch worker, a second grading): the worker's import
+                # then overlaps with nothing, and only moves onto the first check's wait.
                 libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
+                libraries = {lib for lib in libraries if lib not in sys.modules}
                 self._preloads[key] = tuple(sorted(libraries.union(self._preloads.get(key, ()))))
             if not key[1] and key not in keys:
                 keys.append(key)
