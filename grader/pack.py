@@ -63,8 +63,8 @@ training = pytest.mark.training
 #: bundle fixes to a public seed); the bundle (``grade pack bundle``) ships its code with the trusted values
 #: it uses frozen as data. Its trusted calls must never take the student's own output as an argument.
 freezable = pytest.mark.freezable
-#: ``@preload("torch")``: the check's worker imports torch (and what the first optimizer step imports)
-#: before it starts, overlapping with the grader's own work. Only libraries the worker may import anyway.
+#: ``@preload("torch")``: the check's worker imports torch before it starts, overlapping with the grader's
+#: own import of torch. Only libraries the worker may import anyway.
 preload = pytest.mark.preload
 
 __all__ = [
