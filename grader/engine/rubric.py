@@ -190,8 +190,7 @@ class GradingPlugin:
             if "student" not in getattr(item, "fixturenames", ()):
                 continue
             key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
-            needed = item.get_closest_marker("needs")
-            if needed is None or set(needed.args) <= set(self.context.submission_files):
+            if not self._missing_files(item):
                 # A check that will not run for a missing file preloads nothing; nor does a library this
                 # process has imported already (a batch worker, a second grading): the worker's import
                 # then overlaps with nothing, and only moves onto the first check's wait.
@@ -209,8 +208,8 @@ class GradingPlugin:
     def _start_and_stay(self, sessions: list[WorkerSession]) -> None:
         for session in sessions:
             session.start_ahead()
-        # A worker's parent-death signal (bwrap's --die-with-parent, the launcher's PR_SET_PDEATHSIG)
-        # fires when the *thread* that started it ends: this thread lives until the grading ends.
+        # A worker dies with the thread that started it (see WorkerSession.start_ahead): this thread
+        # lives until the grading ends.
         self._grading_over.wait()
 
     def close(self) -> None:
@@ -352,8 +351,7 @@ class GradingPlugin:
         self._replies_at_start[item.nodeid] = self._replies()
         if self.context.rejection:
             raise WorkerFailure("rejected", f"submission not graded: {self.context.rejection}")
-        needed = item.get_closest_marker("needs")
-        missing = [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
+        missing = self._missing_files(item)
         if missing:
             raise CheckFailed(f"{', '.join(missing)} is missing from the submission")
         self._check_budgets[item.nodeid] = self.budget.start(item.get_closest_marker("training") is not None)
@@ -368,6 +366,11 @@ class GradingPlugin:
             self.results.append(result)
             if self.context.on_check is not None:
                 self.context.on_check(result)
+
+    def _missing_files(self, item: pytest.Item) -> list[str]:
+        """The files the check ``needs`` that the submission does not have."""
+        needed = item.get_closest_marker("needs")
+        return [f for f in (needed.args if needed else ()) if f not in self.context.submission_files]
 
     def _end_budget(self, item: pytest.Item) -> None:
         """Charge the check's time to its kind's total; no later request of it is clipped by it."""
