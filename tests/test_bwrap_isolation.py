@@ -26,6 +26,7 @@ import reference
 from grader.boundary.rpc import WorkerSession
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Limits
 from grader.sandbox.runtime import UID_BASE, sandbox_uid
+from grader.sandbox.zygote import ZYGOTE_ENV
 
 pytestmark = pytest.mark.sandbox
 
@@ -197,11 +198,16 @@ def submission(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def session(submission: Path) -> Iterator[WorkerSession]:
-    """One bwrap worker for the module, started while the grader's environment holds a secret."""
+@pytest.fixture(scope="module", params=["zygote", "fresh"])
+def session(submission: Path, request: pytest.FixtureRequest) -> Iterator[WorkerSession]:
+    """One bwrap worker per way of starting one (forked from the zygote, or a fresh interpreter, as a
+    grader that is not root or gives each worker a cgroup starts them), while the grader's environment
+    holds a secret."""
     backend = require_backend("bwrap")
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ZYGOTE_ENV, "1" if request.param == "zygote" else "0")
+        if request.param == "zygote" and not backend.uses_zygote():
+            pytest.skip("workers are forked from the zygote only when the grader runs as root")
         patch.setenv(SECRET_VARIABLE, f"canary-{TOKEN}")
         with WorkerSession(backend, LaunchSpec(submission, Limits(cpu_seconds=120), slot=SLOT)) as worker:
             call(worker, "credentials")  # start it now, with the secret in our environment

@@ -38,6 +38,7 @@ from sandbox_backends import (
 from grader.boundary.rpc import StudentException, WorkerFailure, WorkerSession
 from grader.sandbox import Sandbox
 from grader.sandbox.base import LaunchSpec, Limits
+from grader.sandbox.zygote import ZYGOTE_ENV
 from grader.worker.protocol import MAX_ARRAYS, MAX_FRAME_BYTES
 
 #: Sandbox slots of this module's own (a root grader runs workers as uid 60000 + slot), so that
@@ -583,7 +584,11 @@ def test_killing_its_group_or_everyone_does_not_reach_the_grader(
     assert_answers(session)
 
 
-def test_a_worker_preloads_torch_only_when_asked(backend: Sandbox, submission: Path) -> None:
+def test_a_worker_preloads_torch_only_when_asked(
+    backend: Sandbox, submission: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For workers started from a fresh interpreter (a worker forked from the zygote always has torch)."""
+    monkeypatch.setenv(ZYGOTE_ENV, "0")
     names = ["torch"]
     with _new_session(backend, submission, OWN_SLOT) as plain:
         assert call(plain, "imported", names) == [False]

@@ -24,13 +24,14 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from grader.sandbox import cgroup, seccomp
+from grader.sandbox import cgroup, seccomp, zygote
 from grader.sandbox.allowlist import allowed_entries, site_dirs
 from grader.sandbox.base import WORKER_DIR, LaunchSpec, Sandbox, SandboxUnavailable, WorkerProcess
 from grader.sandbox.popen_worker import PopenWorker
 from grader.sandbox.runtime import (
     launcher_command,
     python_runtime,
+    rlimits,
     runtime_roots,
     sandbox_uid,
     shim_command,
@@ -41,6 +42,14 @@ INSIDE_WORKER = "/opt/worker"
 INSIDE_SUBMISSION = "/sub"
 INSIDE_DATA = "/data"
 SHM_BYTES = 16 * 1024 * 1024
+#: What the zygote keeps of root's capabilities: new namespaces and mounts, the uid switch, and killing
+#: the worker it started (which runs as another uid by then).
+ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+
+
+@cache
+def _seccomp_program() -> bytes:
+    return seccomp.build_program()
 
 
 @cache
@@ -114,28 +123,18 @@ class BwrapSandbox(Sandbox):
         """Why workers run without a cgroup of their own (rlimits only), or None when they get one."""
         return cgroup.probe() if self.cgroup_parent is None else None
 
-    def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
-        """The full bwrap command line for one worker (no secrets: the worker can read it).
-
-        ``seccomp_fd`` is a descriptor the child inherits holding the filter of :mod:`grader.sandbox.seccomp`.
-        """
-        limits = spec.limits
-        uid = sandbox_uid(spec.slot)
-        python = python_runtime()
-        roots = runtime_roots()
+    @staticmethod
+    def _view(tmpfs_bytes: int) -> list[str]:
+        """The namespaces and file system every worker sees, and the zygote too (without a submission)."""
         argv = ["bwrap", *_system_binds()]
         argv += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if uid is None:
-            argv += ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
         argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
-        if seccomp_fd is not None:
-            argv += ["--seccomp", str(seccomp_fd)]
         # The private /tmp comes before the binds: a runtime that lives under /tmp (a virtual
         # environment in a CI checkout) is then bound on top of it instead of hidden by it.
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        argv += ["--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+        argv += ["--size", str(tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
         argv += ["--size", str(SHM_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm"]
-        for root in roots:
+        for root in runtime_roots():
             argv += [*_parents(root), "--ro-bind", root, root]
         # site-packages is an allow-list: an empty tmpfs with only numpy, torch and their
         # requirements bound back (grader.sandbox.allowlist). Nothing else installed is visible.
@@ -146,6 +145,21 @@ class BwrapSandbox(Sandbox):
                     argv += ["--ro-bind", entry, entry]
             argv += ["--remount-ro", site_dir]
         argv += [*_parents(INSIDE_WORKER), "--ro-bind", str(WORKER_DIR), INSIDE_WORKER]
+        return argv
+
+    def command(self, spec: LaunchSpec, seccomp_fd: int | None = None) -> list[str]:
+        """The full bwrap command line for one worker (no secrets: the worker can read it).
+
+        ``seccomp_fd`` is a descriptor the child inherits holding the filter of :mod:`grader.sandbox.seccomp`.
+        """
+        limits = spec.limits
+        uid = sandbox_uid(spec.slot)
+        python = python_runtime()
+        argv = self._view(limits.tmpfs_bytes)
+        if uid is None:
+            argv[1:1] = ["--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534"]
+        if seccomp_fd is not None:
+            argv += ["--seccomp", str(seccomp_fd)]
         argv += ["--ro-bind", str(Path(spec.submission_dir).resolve()), INSIDE_SUBMISSION]
         if spec.data_dir is not None:
             argv += ["--ro-bind", str(Path(spec.data_dir).resolve()), INSIDE_DATA]
@@ -157,8 +171,55 @@ class BwrapSandbox(Sandbox):
         argv += shim_command(python, INSIDE_WORKER, INSIDE_SUBMISSION, INSIDE_DATA if spec.data_dir else None)
         return argv
 
+    @classmethod
+    def zygote_command(cls, control_fd: int) -> list[str]:
+        """The zygote's command line: a worker's view without a submission, as root with the capabilities
+        to build each worker's namespaces (``grader.worker.zygote``). It runs no student code."""
+        argv = cls._view(tmpfs_bytes=SHM_BYTES)
+        for capability in ZYGOTE_CAPABILITIES:
+            argv += ["--cap-add", capability]
+        # Mount points for each worker's submission and data set, attached in the worker's own namespace.
+        argv += ["--dir", INSIDE_SUBMISSION, "--dir", INSIDE_DATA, "--clearenv"]
+        for key, value in worker_env(home="/tmp").items():
+            argv += ["--setenv", key, value]
+        argv += ["--chdir", "/tmp", "--", python_runtime(), "-I", "-B", f"{INSIDE_WORKER}/zygote.py", str(control_fd)]
+        return argv
+
+    def uses_zygote(self) -> bool:
+        """Whether workers are forked from the zygote: root grader, no per-worker cgroup, not turned off."""
+        return zygote.enabled() and os.geteuid() == 0 and self.cgroup_parent is None
+
+    def _fork(self, spec: LaunchSpec) -> WorkerProcess:
+        uid = sandbox_uid(spec.slot)
+        assert uid is not None, "the zygote runs only for a root grader"
+        try:
+            program = _seccomp_program()
+        except seccomp.SeccompUnsupported as exc:
+            raise SandboxUnavailable(f"bubblewrap cannot filter system calls here: {exc}") from None
+        request = {
+            "uid": uid,
+            "rlimits": rlimits(spec.limits),
+            "tmpfs_bytes": spec.limits.tmpfs_bytes,
+            "shm_bytes": SHM_BYTES,
+            "seccomp": program.hex(),
+            "submission_at": INSIDE_SUBMISSION,
+            "data_at": INSIDE_DATA if spec.data_dir is not None else None,
+        }
+        mounts: list[int] = []
+        try:
+            for folder in (spec.submission_dir, spec.data_dir):
+                if folder is not None:
+                    mounts.append(zygote.read_only_mount(Path(folder).resolve()))
+        except OSError as exc:
+            for fd in mounts:
+                os.close(fd)
+            raise SandboxUnavailable(f"bubblewrap could not start a worker: {exc}") from None
+        return zygote.shared_zygote(self.zygote_command).fork(request, mounts)
+
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         self.check_available()
+        if self.uses_zygote():
+            return self._fork(spec)
         try:
             fd = seccomp.program_fd()
         except seccomp.SeccompUnsupported as exc:

@@ -1,0 +1,264 @@
+"""The zygote: imports numpy and torch once, then forks one fresh worker per request.
+
+Started by the grader inside a bubblewrap sandbox (``grader.sandbox.zygote``) as
+``python -I -B zygote.py CONTROL_FD``, as root of that sandbox with the capabilities it needs to build
+namespaces (``CAP_SYS_ADMIN``, ``CAP_SETUID``, ``CAP_SETGID``, ``CAP_KILL``). It never runs student
+code and never learns which submission a worker is for: a request carries limits, a uid, the seccomp
+program and file descriptors (the worker's pipes and the submission's read-only mount, made by the
+grader with ``open_tree``), never a path or a name.
+
+Per request, three processes, each forked from the one before:
+
+- the *builder* leaves the zygote's namespaces for new mount, PID, network, IPC, UTS and cgroup
+  namespaces, mounts a fresh ``/tmp``, ``/dev/shm`` and ``/dev/pts``, attaches the submission (and the
+  data set) read-only, then forks the init and exits;
+- the *init* (PID 1 of the new PID namespace) mounts that namespace's ``/proc``, forks the worker,
+  reports the worker's wait status on the status pipe and, as soon as the grader closes the life pipe
+  (or dies), kills everything in the namespace;
+- the *worker* sets the limits, drops to the sandbox uid for good, sets ``no_new_privs`` and the seccomp
+  filter, closes every descriptor but its three pipes and runs the shim, as ``shim.py`` would.
+
+So no process, writable file system, IPC object or network stack is shared between two workers, and
+each starts from the zygote's memory as it was before any request. Standard library, numpy and torch
+only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import socket
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import shim  # noqa: E402 - numpy and the protocol come with it
+
+del sys.path[0]
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+
+SYS_MOVE_MOUNT = 429  # the same number on every architecture Linux added it to (5.2+)
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
+
+PR_SET_PDEATHSIG = 1
+PR_SET_SECCOMP = 22
+PR_SET_NO_NEW_PRIVS = 38
+SECCOMP_MODE_FILTER = 2
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+#: Descriptors that come with a request, in this order (the data set's mount is optional, last).
+FDS = ("stdin", "stdout", "stderr", "life", "status", "submission", "data")
+MAX_REQUEST_BYTES = 1 << 16
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _check(result: int, what: str) -> None:
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    result = _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data))
+    _check(result, f"mount {target}")
+
+
+def _move_mount(fd: int, target: str) -> None:
+    result = _libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+    _check(result, f"move_mount {target}")
+
+
+def _prctl(option: int, value: int, arg: object = 0) -> None:
+    _check(_libc.prctl(option, value, arg, 0, 0), f"prctl({option})")
+
+
+def _loopback_up() -> None:
+    """Bring ``lo`` up in the new network namespace, as bubblewrap does (it stays the only interface)."""
+    import fcntl
+    import struct
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _build(spec: dict, fds: dict[str, int]) -> None:
+    """In the builder: new namespaces and the worker's own writable file systems and mounts."""
+    _check(_libc.unshare(NAMESPACES), "unshare")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmpfs_bytes']},mode=1777")
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['shm_bytes']},mode=1777")
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
+    _move_mount(fds["submission"], spec["submission_at"])
+    if "data" in fds:
+        _move_mount(fds["data"], spec["data_at"])
+    socket.sethostname("sandbox")
+    _loopback_up()
+
+
+def _drop(spec: dict) -> None:
+    """In the worker: limits, the sandbox uid for good, no new privileges, the system-call filter."""
+    for name, value in spec["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    uid = spec["uid"]
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # reset by the uid change; the init is the parent
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    program = bytes.fromhex(spec["seccomp"])
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
+    _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog))
+
+
+def _only_stdio(fds: dict[str, int]) -> None:
+    """Put the worker's pipes on 0, 1 and 2 and close every other descriptor."""
+    for target, name in enumerate(("stdin", "stdout", "stderr")):
+        os.dup2(fds[name], target)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+
+def _run_worker(spec: dict, fds: dict[str, int]) -> None:
+    """In the worker: become the shim of a fresh interpreter, then never return."""
+    _only_stdio(fds)
+    os.chdir("/tmp")
+    _drop(spec)
+    # A fresh interpreter seeds numpy's global generator from the OS; so does every forked worker.
+    shim.np.random.seed()
+    sys.argv = [shim.__file__, spec["submission_at"], *([spec["data_at"]] if spec.get("data_at") else [])]
+    try:
+        shim.main()
+    finally:
+        shim._flush_student_output()
+    os._exit(0)
+
+
+def _init(spec: dict, fds: dict[str, int]) -> None:
+    """PID 1 of the worker's namespace: start the worker, report how it ended, never outlive the grader."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    worker = os.fork()
+    if worker == 0:
+        _run_worker(spec, fds)
+    for name in ("stdin", "stdout", "stderr", "submission", "data"):
+        if name in fds:
+            os.close(fds[name])
+    life, status_pipe = fds["life"], fds["status"]
+    watch = os.pidfd_open(worker)
+    status = None
+    while status is None:
+        ready, _, _ = select.select([life, watch], [], [])
+        if life in ready and not os.read(life, 64):
+            os.kill(worker, signal.SIGKILL)
+        # PID 1 reaps every orphan of the namespace; the worker's own status is the one reported.
+        while True:
+            try:
+                pid, code = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            if pid == worker:
+                status = code
+    os.write(status_pipe, status.to_bytes(4, "little", signed=True))
+    # Whatever the worker started dies with this process (PID 1): nothing outlives the worker.
+    os.kill(-1, signal.SIGKILL)
+    os._exit(0)
+
+
+def _serve_one(spec: dict, fds: dict[str, int]) -> int:
+    """Fork the builder; it forks the init and exits. Returns the builder's exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    builder = os.fork()
+    if builder == 0:
+        code = 1
+        try:
+            _build(spec, fds)
+            if os.fork() == 0:
+                code = 2
+                _init(spec, fds)
+            code = 0
+        except BaseException as exc:  # noqa: BLE001 - reported to the grader as the start's failure
+            os.write(fds["stderr"], f"the worker could not be set up: {exc}\n".encode())
+        os._exit(code)
+    _, status = os.waitpid(builder, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _receive(control: socket.socket) -> tuple[dict, dict[str, int]] | None:
+    message, ancillary, _, _ = control.recvmsg(MAX_REQUEST_BYTES, socket.CMSG_SPACE(len(FDS) * 4))
+    if not message:
+        return None
+    received: list[int] = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            received += [int.from_bytes(data[i : i + 4], sys.byteorder) for i in range(0, len(data) - len(data) % 4, 4)]
+    return json.loads(message), dict(zip(FDS, received, strict=False))
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    import torch
+    import torch.nn  # noqa: F401 - imported ahead for every worker
+    import torch.optim  # noqa: F401
+
+    shim.Worker._single_threaded()
+    # The first optimizer step imports this (over a second); here it is paid once for every worker.
+    import torch._dynamo  # noqa: F401
+
+    control.sendall(json.dumps({"ready": True, "torch": torch.__version__}).encode())
+    while True:
+        request = _receive(control)
+        if request is None:
+            return
+        spec, fds = request
+        try:
+            if _threads() != 1:
+                raise RuntimeError(f"the zygote runs {_threads()} threads and cannot fork safely")
+            code = _serve_one(spec, fds)
+            reply = {"ok": code == 0, "error": "" if code == 0 else f"setting up the worker failed (status {code})"}
+        except Exception as exc:  # noqa: BLE001 - one failed request must not end the zygote
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+        control.sendall(json.dumps(reply).encode())
+
+
+if __name__ == "__main__":
+    main(sys.argv)
