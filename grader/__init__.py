@@ -15,10 +15,11 @@ Module map. The trust boundary runs between ``boundary/`` (trusted, in the grade
 - ``assignments/``: the built-in assignment packs (checks and mistake catalogues; trusted).
 - ``boundary/``: the trusted side of the worker boundary: worker sessions (``rpc``), bounded decoding
   of replies (``decode``) and the ``student`` proxy that checks use to call into a submission.
-- ``worker/``: the sandboxed worker (standard library, numpy and torch only).
+- ``worker/``: the sandboxed worker (standard library, numpy and torch only), and the zygote that
+  forks bwrap workers from one warm interpreter.
 - ``sandbox/``: how workers are isolated (docker, bwrap, process), the Docker image, what a bwrap
   worker may see (``allowlist``), the bwrap seccomp filter (``seccomp``) and cgroups (``cgroup``),
-  and one sandbox uid per grading (``uids``).
+  one sandbox uid per grading (``uids``) and the zygote's host side (``zygote``).
 - ``batch/``: class grading: rosters, LMS downloads (``lms``), jobs, executors (local or Dask), parallel
   slots, progress, code fingerprints for duplicates (``similarity``).
 - ``report/``: class reports (gradebook, HTML, feedback, LMS gradebooks in ``lms``) from a folder of

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from grader.engine.grading import GradeOptions, _raw_sha256, grade, grade_rejected
 from grader.engine.intake import IntakeLimits, SubmissionError, take_in
 from grader.engine.packs import Assignment
-from grader.sandbox import Sandbox, select_sandbox
+from grader.sandbox import Sandbox, select_sandbox, zygote
 from grader.sandbox.uids import lease_uid_slot
 
 
@@ -103,6 +103,9 @@ def run_job(job: Job, settings: JobSettings) -> JobOutcome:
     and :class:`grader.batch.slots.NoFreeSlot` when every slot is in use; anything a submission does ends up
     in the result instead.
     """
+    # A batch worker grades submission after submission: its bwrap workers fork from a zygote that has
+    # imported torch once for all of them.
+    zygote.keep_warm()
     with _ONE_AT_A_TIME, lease_uid_slot() as slot:
         start = time.monotonic()
         options = GradeOptions(

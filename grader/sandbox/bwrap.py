@@ -204,6 +204,7 @@ class BwrapSandbox(Sandbox):
             "seccomp": program.hex(),
             "submission_at": INSIDE_SUBMISSION,
             "data_at": INSIDE_DATA if spec.data_dir is not None else None,
+            "preload": list(spec.preload),
         }
         mounts: list[int] = []
         try:

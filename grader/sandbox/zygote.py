@@ -1,11 +1,12 @@
 """Workers forked from a warm zygote: the bwrap backend without an interpreter start and imports per worker.
 
 The zygote (``grader/worker/zygote.py``) runs in a bubblewrap sandbox built like a worker's, minus the
-submission, with the capabilities to create namespaces and change uid. It imports numpy and torch once;
-for each worker the grader sends it the worker's limits, uid and seccomp program, and descriptors:
-the worker's three pipes, a *life* pipe, a *status* pipe and a read-only detached mount of the submission
-(``open_tree``). The zygote never learns a path, and every worker gets new mount, PID, network, IPC and
-UTS namespaces, its own ``/tmp``, ``/dev/shm`` and ``/dev/pts``, and the sandbox uid of its grading.
+submission, with the capabilities to create namespaces and change uid. It imports numpy once, and
+torch once too in a process that grades many submissions (``keep_warm``). For each worker the grader
+sends it the worker's limits, uid and seccomp program, and descriptors: the worker's three pipes, a
+*life* pipe, a *status* pipe and a read-only detached mount of the submission (``open_tree``). The
+zygote never learns a path, and every worker gets new mount, PID, network, IPC and UTS namespaces,
+its own ``/tmp``, ``/dev/shm`` and ``/dev/pts``, and the sandbox uid of its grading.
 
 The grader holds the write end of the life pipe: closing it (or dying) makes the worker's init kill
 every process of the worker, and the init writes the worker's wait status to the status pipe.
@@ -131,12 +132,26 @@ class ZygoteWorker(WorkerProcess):
             os.close(self._status_fd)
 
 
+_warm_wanted = False
+
+
+def keep_warm() -> None:
+    """This process will grade many submissions: its zygote imports torch once for all their workers.
+
+    Called by batch jobs and the test suite. A single ``grade`` leaves it cold: importing torch (and
+    ``torch._dynamo``) in the zygote takes about 4 s of CPU, more than its two workers would spend.
+    """
+    global _warm_wanted
+    _warm_wanted = True
+
+
 class Zygote:
     """One zygote process and the socket to it; requests are served one at a time."""
 
     def __init__(self, command: Callable[[int], list[str]]) -> None:
         #: Builds the zygote's command line for the descriptor number of its end of the socket.
         self._command = command
+        self._warm = False
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -186,7 +201,23 @@ class Zygote:
         if not hello.get("ready"):
             self._stop()
             raise SandboxUnavailable("the zygote did not start properly")
+        self._warm = False
         return ours
+
+    def _warm_up(self, sock: socket.socket) -> None:
+        """Have the zygote import torch, once, if this process asked for it (``keep_warm``)."""
+        if self._warm or not _warm_wanted:
+            return
+        sock.settimeout(START_TIMEOUT_S)
+        try:
+            sock.sendall(json.dumps({"warm": True}).encode())
+        except OSError as exc:
+            self._stop()
+            raise SandboxUnavailable(f"the zygote is gone ({exc})") from None
+        reply = self._reply(sock)
+        if not reply.get("ok"):
+            raise SandboxUnavailable(f"the zygote could not import torch: {reply.get('error')}")
+        self._warm = True
 
     def _reply(self, sock: socket.socket) -> dict:
         try:
@@ -225,6 +256,7 @@ class Zygote:
         try:
             with self._lock:
                 sock = self._socket or self._start()
+                self._warm_up(sock)
                 sock.settimeout(FORK_TIMEOUT_S)
                 try:
                     sock.sendmsg(

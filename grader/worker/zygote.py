@@ -1,4 +1,4 @@
-"""The zygote: imports numpy and torch once, then forks one fresh worker per request.
+"""The zygote: imports numpy (and, when warm, torch) once, then forks one fresh worker per request.
 
 Started by the grader inside a bubblewrap sandbox (``grader.sandbox.zygote``) as
 ``python -I -B zygote.py CONTROL_FD``, as root of that sandbox with the capabilities it needs to build
@@ -7,7 +7,12 @@ code and never learns which submission a worker is for: a request carries limits
 program and file descriptors (the worker's pipes and the submission's read-only mount, made by the
 grader with ``open_tree``), never a path or a name.
 
-Per request, three processes, each forked from the one before:
+It says it is ready once numpy is imported. A grader that will grade many submissions (a batch
+worker, a test process) asks it to *warm* up: it then imports torch and ``torch._dynamo`` once, and
+every later worker has them. A single ``grade`` does not: most of what it needs runs in its first
+two workers, and a worker imports torch itself when its checks ask for it (``@preload``).
+
+Per worker request, three processes, each forked from the one before:
 
 - the *builder* leaves the zygote's namespaces for new mount, PID, network, IPC, UTS and cgroup
   namespaces, mounts a fresh ``/tmp``, ``/dev/shm`` and ``/dev/pts``, attaches the submission (and the
@@ -154,6 +159,8 @@ def _run_worker(spec: dict, fds: dict[str, int]) -> None:
     _only_stdio(fds)
     os.chdir("/tmp")
     _drop(spec)
+    # What a fresh worker would import before it says it is ready (nothing new if the zygote is warm).
+    shim._preload(",".join(spec.get("preload", [])))
     # A fresh interpreter seeds numpy's global generator from the OS; so does every forked worker.
     shim.np.random.seed()
     sys.argv = [shim.__file__, spec["submission_at"], *([spec["data_at"]] if spec.get("data_at") else [])]
@@ -231,27 +238,33 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def main(argv: list[str]) -> None:
-    control = socket.socket(fileno=int(argv[1]))
+def _warm() -> None:
+    """Import torch, and what the first optimizer step imports (over a second), once for every worker."""
     import torch
-    import torch.nn  # noqa: F401 - imported ahead for every worker
+    import torch.nn
     import torch.optim  # noqa: F401
 
     shim.Worker._single_threaded()
-    # The first optimizer step imports this (over a second); here it is paid once for every worker.
     import torch._dynamo  # noqa: F401
 
-    control.sendall(json.dumps({"ready": True, "torch": torch.__version__}).encode())
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    control.sendall(json.dumps({"ready": True}).encode())
     while True:
         request = _receive(control)
         if request is None:
             return
         spec, fds = request
         try:
-            if _threads() != 1:
+            if spec.get("warm"):
+                _warm()
+                reply = {"ok": True}
+            elif _threads() != 1:
                 raise RuntimeError(f"the zygote runs {_threads()} threads and cannot fork safely")
-            code = _serve_one(spec, fds)
-            reply = {"ok": code == 0, "error": "" if code == 0 else f"setting up the worker failed (status {code})"}
+            else:
+                code = _serve_one(spec, fds)
+                reply = {"ok": code == 0, "error": "" if code == 0 else f"setting up the worker failed (status {code})"}
         except Exception as exc:  # noqa: BLE001 - one failed request must not end the zygote
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
