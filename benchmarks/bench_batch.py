@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader.sandbox.zygote import ZYGOTE_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -76,9 +78,15 @@ def _kind(student_id: str) -> str:
     return label.split("-", 1)[0]
 
 
-def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | None) -> dict[str, object]:
-    """Grade the class once; return the wall time and the batch summary's counts."""
+def run(
+    class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | None, zygote: bool = True
+) -> dict[str, object]:
+    """Grade the class once; return the wall time and the batch summary's counts.
+
+    ``zygote=False`` starts every bwrap worker from a fresh interpreter (``BACKPROP_GRADER_ZYGOTE=0``).
+    """
     env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
+    env[ZYGOTE_ENV] = "1" if zygote else "0"
     argv = [sys.executable, "-m", "grader.cli", "batch", str(class_dir), "--out", str(out)]
     argv += ["--jobs", str(jobs), "--sandbox", sandbox, "--assignment", "hlcv-ex2"]
     if data_dir is not None:
@@ -93,6 +101,7 @@ def run(class_dir: Path, out: Path, jobs: int, sandbox: str, data_dir: Path | No
     summary = json.loads((out / "_batch-summary.json").read_text())
     return {
         "jobs": jobs,
+        "zygote": zygote,
         "wall_s": round(wall, 1),
         "batch_s": summary["duration_s"],
         "graded": summary["graded"],
