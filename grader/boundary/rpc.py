@@ -153,8 +153,10 @@ class WorkerSession:
             try:
                 return self._start_once(timeout)
             except WorkerFailure as exc:
-                problems.append(str(exc))
-                # What a worker that failed to start printed is the sandbox's, not the submission's.
+                # What a worker that failed to start printed is the sandbox's, not the submission's (no
+                # student code has run): its last line goes into the message, the rest is dropped.
+                printed = self._orphan_output[len(earlier_output) :].strip().splitlines()
+                problems.append(f"{exc}: {printed[-1][:300]}" if printed else str(exc))
                 self._orphan_output = earlier_output
         raise WorkerFailure(
             "grader",

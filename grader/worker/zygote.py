@@ -58,7 +58,10 @@ MS_NOEXEC = 0x8
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 
-SYS_MOVE_MOUNT = 429  # the same number on every architecture Linux added it to (5.2+)
+SYS_OPEN_TREE = 428  # these two have the same number on every architecture (Linux 5.2+)
+SYS_MOVE_MOUNT = 429
+OPEN_TREE_CLONE = 0x1
+AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 AT_FDCWD = -100
 
@@ -117,11 +120,37 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
+def _mounts_under(folder: str) -> list[str]:
+    """The outermost mount points below ``folder`` (a runtime that lives in ``/tmp``, as in a CI checkout)."""
+    points = []
+    with open("/proc/self/mountinfo", "rb") as table:
+        for line in table:
+            # Field 5 is the mount point, with space, tab, newline and backslash as octal escapes.
+            point = line.split()[4].decode("unicode_escape").encode("latin-1").decode()
+            if point.startswith(folder + "/"):
+                points.append(point)
+    points.sort()
+    return [p for i, p in enumerate(points) if not any(p.startswith(q + "/") for q in points[:i])]
+
+
+def _open_tree(path: str) -> int:
+    fd = _libc.syscall(SYS_OPEN_TREE, AT_FDCWD, path.encode(), OPEN_TREE_CLONE | AT_RECURSIVE)
+    _check(fd, f"open_tree {path}")
+    return fd
+
+
 def _build(spec: dict, fds: dict[str, int]) -> None:
     """In the builder: new namespaces and the worker's own writable file systems and mounts."""
     _check(_libc.unshare(NAMESPACES), "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # The fresh /tmp would hide what the sandbox binds below /tmp (the runtime of a CI checkout, as
+    # bubblewrap binds it on top of its own /tmp): take those mounts along onto the new one.
+    kept = [(point, _open_tree(point)) for point in _mounts_under("/tmp")]
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmpfs_bytes']},mode=1777")
+    for point, fd in kept:
+        os.makedirs(point, mode=0o755, exist_ok=True)
+        _move_mount(fd, point)
+        os.close(fd)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['shm_bytes']},mode=1777")
     _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     _move_mount(fds["submission"], spec["submission_at"])
@@ -156,14 +185,18 @@ def _only_stdio(fds: dict[str, int]) -> None:
 
 def _run_worker(spec: dict, fds: dict[str, int]) -> None:
     """In the worker: become the shim of a fresh interpreter, then never return."""
-    _only_stdio(fds)
-    os.chdir("/tmp")
-    _drop(spec)
-    # What a fresh worker would import before it says it is ready (nothing new if the zygote is warm).
-    shim._preload(",".join(spec.get("preload", [])))
-    # A fresh interpreter seeds numpy's global generator from the OS; so does every forked worker.
-    shim.np.random.seed()
-    sys.argv = [shim.__file__, spec["submission_at"], *([spec["data_at"]] if spec.get("data_at") else [])]
+    try:
+        _only_stdio(fds)
+        os.chdir("/tmp")
+        _drop(spec)
+        # What a fresh worker would import before it says it is ready (nothing new if the zygote is warm).
+        shim._preload(",".join(spec.get("preload", [])))
+        # A fresh interpreter seeds numpy's global generator from the OS; so does every forked worker.
+        shim.np.random.seed()
+        sys.argv = [shim.__file__, spec["submission_at"], *([spec["data_at"]] if spec.get("data_at") else [])]
+    except BaseException as exc:  # noqa: BLE001 - no student code has run: the grader reports it as its own
+        os.write(2, f"the worker could not be set up: {type(exc).__name__}: {exc}\n".encode())
+        os._exit(3)
     try:
         shim.main()
     finally:
