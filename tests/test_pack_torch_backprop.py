@@ -169,3 +169,19 @@ def test_hostile_case_never_earns_more_than_it_should(graded: dict[str, GradeRes
         for check in _checks(result, prefix):
             assert (check.status, check.score) == ("passed", check.max_score), (case, check.name, check.output[:300])
     assert result.score <= graded["good"].score
+
+
+def test_a_hidden_network_never_has_all_zero_gradients() -> None:
+    """Whatever the secret, zeros are never the right gradients of the hidden check's network.
+
+    A network whose last ReLU is off for the whole batch has only zero gradients; the gradients here
+    come from the reference's own ``loss.backward()``, independent of the draw.
+    """
+    import numpy as np
+
+    from grader.assignments.torch_backprop.test_1_backprop import expected_gradients, hidden_problem
+
+    for seed in range(300):
+        problem = hidden_problem(seed)
+        smallest_peak = min(float(np.abs(g).max()) for g in expected_gradients(problem))
+        assert smallest_peak > 1e-6, (seed, problem.describe())

@@ -101,12 +101,12 @@ class ZygoteWorker(WorkerProcess):
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
         self.stderr = os.fdopen(stderr, "rb", buffering=0)
         self._life: int | None = life
-        self._status_fd = status
+        self._status_fd: int | None = status
         os.set_blocking(status, False)
         self._returncode: int | None = None
 
     def poll(self) -> int | None:
-        if self._returncode is None:
+        if self._returncode is None and self._status_fd is not None:
             try:
                 data = os.read(self._status_fd, 4)
             except BlockingIOError:
@@ -128,8 +128,12 @@ class ZygoteWorker(WorkerProcess):
 
     def close(self) -> None:
         super().close()
-        with contextlib.suppress(OSError):
-            os.close(self._status_fd)
+        # Closed once only: a descriptor number closed twice may by then be another worker's life pipe.
+        status_fd, self._status_fd = self._status_fd, None
+        if status_fd is not None:
+            if self._returncode is None:
+                self._returncode = -signal.SIGKILL
+            os.close(status_fd)
 
 
 _warm_wanted = False
