@@ -6,6 +6,8 @@ built-in example) with the CIFAR-10 accuracy checks skipped:
 - the cold floor: a fresh interpreter importing numpy, torch and the student files and making the
   rubric's student calls once (``bench_grade.measure_bare``); the warm floor: the same calls again,
   imports done;
+- a bwrap worker's start until it answers, with torch imported: from a fresh interpreter, and forked
+  from the zygote;
 - ``grade SUBMISSION`` from the command line, per sandbox, as a student or CI job runs it;
 - ``grade batch`` of a class of at least 50 mixed corpus submissions with ``--jobs 1`` and ``--jobs 2``
   (``bench_batch``), and under bwrap with ``--jobs 2`` once more with every worker started from a
@@ -37,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_batch  # noqa: E402 - a sibling script, not a package
 import bench_grade  # noqa: E402
 
-from grader.sandbox import SandboxUnavailable, backend_class  # noqa: E402
+from grader.sandbox import SandboxUnavailable, backend_class, zygote  # noqa: E402
+from grader.sandbox.bwrap import BwrapSandbox  # noqa: E402
 
 
 def grade_command(submission: Path, sandbox: str, out: Path) -> float:
@@ -77,6 +80,31 @@ def largest_child_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
+def worker_starts(submission: Path, forked: bool, repeat: int) -> list[float]:
+    """Seconds until a bwrap worker with torch imported answers its first request, ``repeat`` + 1 times.
+
+    Forked workers come from this process's zygote, warmed as a batch worker's is; the first start
+    includes the zygote's own start and warm-up. Fresh workers import torch before they are ready.
+    """
+    from grader.boundary.rpc import WorkerSession
+    from grader.sandbox.base import LaunchSpec
+    from grader.sandbox.bwrap import BwrapSandbox
+    from grader.sandbox.uids import lease_uid_slot
+
+    os.environ[zygote.ZYGOTE_ENV] = "1" if forked else "0"
+    zygote.keep_warm()
+    sandbox = BwrapSandbox()
+    times = []
+    with lease_uid_slot() as slot:
+        for _ in range(repeat + 1):
+            start = time.monotonic()
+            with WorkerSession(sandbox, LaunchSpec(submission, slot=slot, preload=("torch",))) as session:
+                session.request({"op": "ping"}, 120)
+            times.append(time.monotonic() - start)
+    os.environ.pop(zygote.ZYGOTE_ENV)
+    return times
+
+
 def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     print("cold and warm floor ...", file=sys.stderr, flush=True)
@@ -84,6 +112,12 @@ def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str,
     figures["help_s"] = statistics.median(help_command() for _ in range(args.repeat))
 
     names, figures["unavailable"] = available([s.strip() for s in args.sandboxes.split(",") if s.strip()])
+    if "bwrap" in names and BwrapSandbox().uses_zygote():
+        print("worker starts, fresh and forked ...", file=sys.stderr, flush=True)
+        figures["worker_start_s"] = {
+            "fresh": worker_starts(submission, False, args.repeat),
+            "forked": worker_starts(submission, True, args.repeat),
+        }
     figures["grade_s"] = {name: [] for name in names}
     for round_ in range(args.repeat):
         # The sandboxes take turns within a round, so a change in the host's load falls on all alike.
@@ -98,11 +132,11 @@ def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str,
     # The same class with --jobs 1 and 2, and with --jobs 2 once more with every worker started from a
     # fresh interpreter instead of forked from the zygote (bwrap only), for the ratios.
     runs = [(1, True), (2, True)] + ([(2, False)] if args.batch_sandbox == "bwrap" else [])
-    for jobs, zygote in runs:
-        label = f"--jobs {jobs}" + ("" if zygote else ", fresh workers")
+    for jobs, forked in runs:
+        label = f"--jobs {jobs}" + ("" if forked else ", fresh workers")
         print(f"batch of {len(class_names)}, {label} ...", file=sys.stderr, flush=True)
-        out = work / f"batch-jobs{jobs}-{'zygote' if zygote else 'fresh'}"
-        run = bench_batch.run(class_dir, out, jobs, args.batch_sandbox, None, zygote=zygote)
+        out = work / f"batch-jobs{jobs}-{'zygote' if forked else 'fresh'}"
+        run = bench_batch.run(class_dir, out, jobs, args.batch_sandbox, None, zygote=forked)
         run["per_submission_s"] = round(run["wall_s"] / max(len(class_names), 1), 2)
         figures["batch"][label] = run
     figures["largest_process_rss_mib"] = round(largest_child_rss_mib(), 1)
@@ -119,6 +153,17 @@ def print_table(figures: dict[str, Any]) -> None:
         ("warm floor: the same student calls, imports done", f"{warm:.2f} s", ""),
         ("grade --help", f"{figures['help_s']:.2f} s", "target < 0.3 s"),
     ]
+    starts = figures.get("worker_start_s")
+    if starts:
+        fresh, forked = statistics.median(starts["fresh"]), statistics.median(starts["forked"][1:])
+        rows.append(("bwrap worker ready with torch: fresh interpreter", f"{fresh:.3f} s", ""))
+        rows.append(
+            (
+                "bwrap worker ready with torch: forked from the zygote",
+                f"{forked:.3f} s",
+                f"{fresh / forked:.0f}x faster; the zygote's own start, once per process: {starts['forked'][0]:.2f} s",
+            )
+        )
     for name, times in figures["grade_s"].items():
         median = statistics.median(times)
         rows.append((f"grade one submission, {name}", f"{median:.2f} s", f"{median / cold:.2f}x the cold floor"))
