@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from grader.batch.distributed import DaskUnavailable
 from grader.batch.executors import Executor, SerialExecutor
-from grader.batch.jobs import JobSettings
+from grader.batch.jobs import WARM_FROM, JobSettings
 from grader.batch.lms import LMS_NAMES, STAGING_DIR, LmsClass, detect, read_lms, write_students
 from grader.batch.progress import Progress
 from grader.batch.roster import RosterError, Skipped, check_unique, collect, select
@@ -208,9 +208,16 @@ def batch_command(
         secret = SecretStr(load_secret())
     except SecretError as exc:
         raise click.UsageError(str(exc)) from None
-    settings = JobSettings(assignment=assignment_id, sandbox=sandbox_name, data_dir=data_dir, secret=secret)
+    workers = jobs or default_jobs()
+    settings = JobSettings(
+        assignment=assignment_id,
+        sandbox=sandbox_name,
+        data_dir=data_dir,
+        secret=secret,
+        warm_workers=len(entries) >= WARM_FROM * workers,
+    )
     stream = click.get_text_stream("stderr")
-    with _executor(jobs or default_jobs(), scheduler, len(entries), worker_wait) as executor:
+    with _executor(workers, scheduler, len(entries), worker_wait) as executor:
         click.echo(f"Grading {len(entries)} submissions into {out} ({executor.description})", err=True)
         try:
             summary = run_batch(entries, out, settings, executor, Progress(len(entries), stream), force=force)

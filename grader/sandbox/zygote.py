@@ -209,7 +209,11 @@ class Zygote:
         return ours
 
     def _warm_up(self, sock: socket.socket) -> None:
-        """Have the zygote import torch, once, if this process asked for it (``keep_warm``)."""
+        """Have the zygote import torch, once, if this process asked for it (``keep_warm``).
+
+        Runs after a fork, in the background: a fork asked for meanwhile waits for it (about 4 s of CPU),
+        then every later worker has torch and ``torch._dynamo``.
+        """
         if self._warm or not _warm_wanted:
             return
         sock.settimeout(START_TIMEOUT_S)
@@ -260,7 +264,6 @@ class Zygote:
         try:
             with self._lock:
                 sock = self._socket or self._start()
-                self._warm_up(sock)
                 sock.settimeout(FORK_TIMEOUT_S)
                 try:
                     sock.sendmsg(
@@ -281,7 +284,16 @@ class Zygote:
             for fd in kept:
                 os.close(fd)
             raise SandboxUnavailable(f"the zygote could not start a worker: {reply.get('error')}")
+        if _warm_wanted and not self._warm:
+            # While this worker runs its checks: a warm-up held up no worker's start.
+            threading.Thread(target=self._warm_up_now, name="zygote-warm-up", daemon=True).start()
         return ZygoteWorker(stdin_w, stdout_r, stderr_r, life_w, status_r)
+
+    def _warm_up_now(self) -> None:
+        with self._lock:
+            if self._socket is not None:
+                with contextlib.suppress(SandboxUnavailable):
+                    self._warm_up(self._socket)
 
     def close(self) -> None:
         """End the zygote (workers it started end with it)."""
