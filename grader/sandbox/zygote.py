@@ -160,7 +160,6 @@ class Zygote:
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr_tail = bytearray()
-        self.starts = 0
 
     def _start(self) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -198,7 +197,6 @@ class Zygote:
         if failure:
             ours.close()
             raise SandboxUnavailable(f"the zygote could not start: {failure[0]}")
-        self.starts += 1
         self._socket = ours
         ours.settimeout(START_TIMEOUT_S)
         hello = self._reply(ours)
@@ -216,16 +214,21 @@ class Zygote:
         """
         if self._warm or not _warm_wanted:
             return
-        sock.settimeout(START_TIMEOUT_S)
-        try:
-            sock.sendall(json.dumps({"warm": True}).encode())
-        except OSError as exc:
-            self._stop()
-            raise SandboxUnavailable(f"the zygote is gone ({exc})") from None
-        reply = self._reply(sock)
+        reply = self._ask(sock, {"warm": True}, START_TIMEOUT_S)
         if not reply.get("ok"):
             raise SandboxUnavailable(f"the zygote could not import torch: {reply.get('error')}")
         self._warm = True
+
+    def _ask(self, sock: socket.socket, request: dict, timeout: float, fds: list[int] | None = None) -> dict:
+        """Send one request (with descriptors to hand over) and return the zygote's reply."""
+        sock.settimeout(timeout)
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        try:
+            sock.sendmsg([json.dumps(request).encode()], ancillary)
+        except OSError as exc:
+            self._stop()
+            raise SandboxUnavailable(f"the zygote is gone ({exc})") from None
+        return self._reply(sock)
 
     def _reply(self, sock: socket.socket) -> dict:
         try:
@@ -263,16 +266,7 @@ class Zygote:
         kept = [stdin_w, stdout_r, stderr_r, life_w, status_r]
         try:
             with self._lock:
-                sock = self._socket or self._start()
-                sock.settimeout(FORK_TIMEOUT_S)
-                try:
-                    sock.sendmsg(
-                        [json.dumps(spec).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", given))]
-                    )
-                except OSError as exc:
-                    self._stop()
-                    raise SandboxUnavailable(f"the zygote is gone ({exc})") from None
-                reply = self._reply(sock)
+                reply = self._ask(self._socket or self._start(), spec, FORK_TIMEOUT_S, given)
         except BaseException:
             for fd in kept:
                 os.close(fd)
