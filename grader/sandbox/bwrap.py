@@ -198,6 +198,7 @@ class BwrapSandbox(Sandbox):
             raise SandboxUnavailable(f"bubblewrap cannot filter system calls here: {exc}") from None
         request = {
             "uid": uid,
+            "gid": uid,
             "rlimits": rlimits(spec.limits),
             "tmpfs_bytes": spec.limits.tmpfs_bytes,
             "shm_bytes": SHM_BYTES,

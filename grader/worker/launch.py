@@ -22,12 +22,29 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 
 
-def _prctl(option: int, value: int) -> None:
+def prctl(option: int, value: int, arg: object = 0) -> None:
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(option, value, 0, 0, 0) != 0:
+    if libc.prctl(option, value, arg, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
+
+
+def limit_and_drop(spec: dict) -> None:
+    """Set the rlimits of ``spec``, switch to its uid/gid for good when given, then no new privileges.
+
+    Also used by the zygote (``zygote.py``) for every worker it forks.
+    """
+    for name, value in spec.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    if spec.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(spec["gid"])
+        os.setuid(spec["uid"])
+        # The parent-death signal is reset by a credential change; set it again.
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    # No setuid binary may give privileges back.
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def main(argv: list[str]) -> None:
@@ -36,17 +53,8 @@ def main(argv: list[str]) -> None:
         raise SystemExit("launch.py: usage: launch.py SPEC_JSON -- CMD...")
     command = argv[3:]
     # Die with the grader, even if it is killed without a chance to clean up.
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    for name, value in spec.get("rlimits", {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    if spec.get("uid") is not None:
-        os.setgroups([])
-        os.setgid(spec["gid"])
-        os.setuid(spec["uid"])
-        # The parent-death signal is reset by a credential change; set it again.
-        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # No setuid binary may give privileges back.
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    limit_and_drop(spec)
     os.execv(command[0], command)
 
 

@@ -40,6 +40,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import launch  # noqa: E402 - rlimits and the uid switch, as for a fresh worker
 import shim  # noqa: E402 - numpy and the protocol come with it
 
 del sys.path[0]
@@ -65,9 +66,7 @@ AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 AT_FDCWD = -100
 
-PR_SET_PDEATHSIG = 1
 PR_SET_SECCOMP = 22
-PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
@@ -103,10 +102,6 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 def _move_mount(fd: int, target: str) -> None:
     result = _libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)
     _check(result, f"move_mount {target}")
-
-
-def _prctl(option: int, value: int, arg: object = 0) -> None:
-    _check(_libc.prctl(option, value, arg, 0, 0), f"prctl({option})")
 
 
 def _loopback_up() -> None:
@@ -161,19 +156,13 @@ def _build(spec: dict, fds: dict[str, int]) -> None:
 
 
 def _drop(spec: dict) -> None:
-    """In the worker: limits, the sandbox uid for good, no new privileges, the system-call filter."""
-    for name, value in spec["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    uid = spec["uid"]
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # reset by the uid change; the init is the parent
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    """In the worker: limits, the sandbox uid for good, no new privileges (as the launcher does for a
+    fresh worker), then the system-call filter. The parent-death signal points at the init."""
+    launch.limit_and_drop(spec)
     program = bytes.fromhex(spec["seccomp"])
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.addressof(buffer))
-    _prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog))
+    launch.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog))
 
 
 def _only_stdio(fds: dict[str, int]) -> None:
