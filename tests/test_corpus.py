@@ -1,8 +1,11 @@
 """The shared submission corpus graded end to end through ``grade run`` in real sandboxes.
 
-Every case (``good``, ``buggy/*``, ``hostile/*``, ``archives/*.zip``) is graded once by the command
-line in a fresh working folder, under bwrap and, where the isolation is what is tested (``good``,
-``hostile/*``), under docker too; the tests then read the written result. Expectations
+Every case (``good``, ``buggy/*``, ``hostile/*``, ``archives/*.zip``) is graded once under bwrap
+and, where the isolation is what is tested (``good``, ``hostile/*``), under docker too; the tests then
+read the result. Those cases go through the command line (``grade run``) in a fresh working folder.
+Buggy cases and archives, where what is tested is the mistake named or how an archive is taken in,
+are graded in this process by ``grade()``, what ``grade run`` and a batch worker call, with the warm
+sandbox workers a batch has. Expectations
 come from each case's ``expect.json`` and from the assignment (which check covers which mistake,
 which checks a disruption leaves alone), never from an earlier run of the grader.
 
@@ -25,6 +28,7 @@ from pathlib import Path
 import pytest
 from held_slots import held_slot
 
+from grader.engine.grading import DATA_ENV, GradeOptions, grade
 from grader.results import GradeResult, load_result
 from grader.sandbox import SandboxUnavailable, backend_class
 from grader.sandbox.runtime import UID_BASE
@@ -189,25 +193,23 @@ def _leftover_containers(sandbox: str) -> list[str]:
 
 
 def grade_case(sandbox: str, kind: str, name: str, path: Path, tmp_root: Path, tag: str = "") -> Graded:
-    """Grade one case through the command line (cached per sandbox, case and tag)."""
+    """Grade one case (cached per sandbox, case and tag): through the command line where the sandbox
+    matters, else in this process."""
     key = (sandbox, f"{kind}/{name}", tag)
     if key in _graded:
         return _graded[key]
     _require(sandbox)
     work = tmp_root / f"{sandbox}-{kind}-{name}{tag}"
     (work / "cwd").mkdir(parents=True)
-    out = work / "result.json"
     before_digest, before_markers = _tree_digest(path), _markers()
-    env = {k: v for k, v in os.environ.items() if k != "BACKPROP_GRADER_DATA_DIR"}
-    command = [sys.executable, "-m", "grader.cli", "run", str(path), "--sandbox", sandbox, "--out", str(out)]
-    command += ["--slot", str(SLOT)]
-    proc = subprocess.run(
-        [*command, "--quiet"], cwd=work / "cwd", env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT_S
-    )
+    if kind in SANDBOX_MATTERS:
+        returncode, result, stderr = _grade_on_the_command_line(sandbox, path, work)
+    else:
+        returncode, result, stderr = 0, _grade_here(sandbox, path), ""
     graded = Graded(
-        returncode=proc.returncode,
-        result=load_result(out),
-        stderr=proc.stderr,
+        returncode=returncode,
+        result=result,
+        stderr=stderr,
         leftovers_in_cwd=sorted(p.name for p in (work / "cwd").iterdir()),
         case_changed=_tree_digest(path) != before_digest,
         new_markers=_markers() - before_markers,
@@ -216,6 +218,25 @@ def grade_case(sandbox: str, kind: str, name: str, path: Path, tmp_root: Path, t
     )
     _graded[key] = graded
     return graded
+
+
+def _grade_on_the_command_line(sandbox: str, path: Path, work: Path) -> tuple[int, GradeResult, str]:
+    out = work / "result.json"
+    env = {k: v for k, v in os.environ.items() if k != DATA_ENV}
+    command = [sys.executable, "-m", "grader.cli", "run", str(path), "--sandbox", sandbox, "--out", str(out)]
+    command += ["--slot", str(SLOT), "--quiet"]
+    proc = subprocess.run(command, cwd=work / "cwd", env=env, capture_output=True, text=True, timeout=CASE_TIMEOUT_S)
+    return proc.returncode, load_result(out), proc.stderr
+
+
+def _grade_here(sandbox: str, path: Path) -> GradeResult:
+    # What `grade run` does between reading its options and writing the result, without CIFAR-10 as above.
+    data_dir = os.environ.pop(DATA_ENV, None)
+    try:
+        return grade(path, GradeOptions(sandbox=sandbox, slot=SLOT))
+    finally:
+        if data_dir is not None:
+            os.environ[DATA_ENV] = data_dir
 
 
 @pytest.fixture(scope="module")

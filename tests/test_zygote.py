@@ -8,6 +8,7 @@ between gradings is replaced, and a grader killed outright leaves no worker behi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -154,6 +155,16 @@ def _zygote_pids() -> list[int]:
     return pids
 
 
+def _bwrap_pids() -> list[int]:
+    """Processes named bwrap, exited ones not yet reaped included."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "bwrap":
+                pids.append(int(entry.name))
+    return pids
+
+
 def _own_zygote_pids() -> list[int]:
     """The zygote of this test process (others may run beside it)."""
     return [pid for pid in _zygote_pids() if _is_child_of(pid, os.getpid())]
@@ -222,6 +233,24 @@ def test_a_killed_zygote_is_replaced(backend: BwrapSandbox, submission: Path) ->
         assert call(session, "draw") >= 0.0
         # A failed first start is the machine's, retried, never the submission's.
         assert session.starts >= 1
+
+
+def test_prepare_starts_the_zygote_before_any_worker_is_asked_for(backend: BwrapSandbox, submission: Path) -> None:
+    with _session(backend, submission, FIRST_SLOT) as session:
+        assert call(session, "draw") >= 0.0
+    (old,) = _own_zygote_pids()
+    os.kill(old, signal.SIGKILL)
+    while os.path.exists(f"/proc/{old}") or any(_is_child_of(pid, os.getpid()) for pid in _bwrap_pids()):
+        time.sleep(0.05)  # gone with its bwrap: a grading that prepares later finds it dead
+    backend.prepare()  # what a grading calls once the submission is taken in
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _own_zygote_pids() in ([], [old]):
+        time.sleep(0.05)
+    (new,) = _own_zygote_pids()
+    assert new != old
+    with _session(backend, submission, FIRST_SLOT) as session:
+        assert call(session, "draw") >= 0.0
+    assert _own_zygote_pids() == [new], "the first worker was forked from the zygote prepare() started"
 
 
 GRADER = textwrap.dedent(

@@ -139,6 +139,8 @@ def _grade_in_slot(options: GradeOptions, intake: Callable[[Path, Assignment], _
         work.chmod(0o755)
         root, files, sha, rejection = intake(work, assignment)
         timings["intake"] = round(time.monotonic() - start, 4)
+        if rejection is None:
+            sandbox.prepare()  # overlaps with pytest setting up; a rejected submission starts no worker
         context = GradingContext(
             assignment=assignment,
             submission_dir=root,

@@ -108,5 +108,9 @@ class Sandbox(abc.ABC):
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         """Start one worker for ``spec``; raise :class:`SandboxUnavailable` if it cannot start."""
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook, deliberately a no-op by default
+        """Begin, in the background, what the first worker's start will need (a grading calls this
+        once it knows a worker will be started); never raises: :meth:`start` reports failures."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, deliberately a no-op by default
         """Release anything the backend holds between workers (clients, caches)."""

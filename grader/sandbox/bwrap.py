@@ -218,6 +218,11 @@ class BwrapSandbox(Sandbox):
             raise SandboxUnavailable(f"bubblewrap could not start a worker: {exc}") from None
         return zygote.shared_zygote(self.zygote_command).fork(request, mounts)
 
+    def prepare(self) -> None:
+        """Start the zygote (its sandbox, an interpreter and numpy) while the grading sets up."""
+        if self.uses_zygote():
+            zygote.shared_zygote(self.zygote_command).start_soon()
+
     def start(self, spec: LaunchSpec) -> WorkerProcess:
         self.check_available()
         if self.uses_zygote():

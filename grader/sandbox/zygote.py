@@ -190,6 +190,10 @@ class Zygote:
             for chunk in iter(lambda: process.stderr.read1(1 << 12), b""):  # type: ignore[union-attr]
                 self._stderr_tail = (self._stderr_tail + chunk)[-STDERR_TAIL_BYTES:]
             process.wait()
+            # A request waiting for the dead zygote's answer (a warm-up holding the lock) ends now, not
+            # at its timeout. Once the socket is closed (a newer zygote's start) this does nothing.
+            with contextlib.suppress(OSError):
+                ours.shutdown(socket.SHUT_RDWR)
 
         threading.Thread(target=keep, name="zygote", daemon=True).start()
         started.wait()
@@ -205,6 +209,13 @@ class Zygote:
             raise SandboxUnavailable("the zygote did not start properly")
         self._warm = False
         return ours
+
+    def _running(self) -> socket.socket:
+        """The socket to a live zygote: the one running, else a new one (call with the lock held)."""
+        if self._socket is not None and _open(self._socket):
+            return self._socket
+        self._stop()
+        return self._start()
 
     def _warm_up(self, sock: socket.socket) -> None:
         """Have the zygote import torch, once, if this process asked for it (``keep_warm``).
@@ -255,6 +266,16 @@ class Zygote:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)
 
+    def start_soon(self) -> None:
+        """Start the zygote in the background if it is not running; a fork asked for meanwhile waits
+        for it, and a start that fails here is tried again, and reported, by that fork."""
+
+        def start() -> None:
+            with self._lock, contextlib.suppress(SandboxUnavailable):
+                self._running()
+
+        threading.Thread(target=start, name="zygote-start", daemon=True).start()
+
     def fork(self, spec: dict, mounts: list[int]) -> ZygoteWorker:
         """Ask for one worker; ``mounts`` are the submission's (and data set's) read-only mounts."""
         stdin_r, stdin_w = os.pipe()
@@ -266,7 +287,7 @@ class Zygote:
         kept = [stdin_w, stdout_r, stderr_r, life_w, status_r]
         try:
             with self._lock:
-                reply = self._ask(self._socket or self._start(), spec, FORK_TIMEOUT_S, given)
+                reply = self._ask(self._running(), spec, FORK_TIMEOUT_S, given)
         except BaseException:
             for fd in kept:
                 os.close(fd)
@@ -293,6 +314,19 @@ class Zygote:
         """End the zygote (workers it started end with it)."""
         with self._lock:
             self._stop()
+
+
+def _open(sock: socket.socket) -> bool:
+    """Whether the zygote's end of ``sock`` is still open (it closes when the zygote and bwrap end).
+
+    Between requests the zygote sends nothing, so a socket with something to read has reached its
+    end (or holds a message out of turn: a zygote to replace either way).
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
 
 
 _shared: Zygote | None = None
