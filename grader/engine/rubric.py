@@ -135,7 +135,15 @@ class WorkerKind(NamedTuple):
 
     @classmethod
     def of(cls, item: pytest.Item) -> WorkerKind:
+        """The kind of worker ``item`` runs in, decided when the checks are collected.
+
+        A library this process has imported already (a batch worker, the second grading of a process)
+        is not preloaded: the workers then come from a warm zygote that has it, or import it on first
+        use, and one worker serves the checks with and without the marker, as one start is cheaper than
+        two where there is no import to overlap.
+        """
         libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
+        libraries = {lib for lib in libraries if lib not in sys.modules}
         return cls(
             item.get_closest_marker("hidden") is not None,
             item.get_closest_marker("training") is not None,
@@ -165,6 +173,8 @@ class GradingPlugin:
         self._replies_at_start: dict[str, int] = {}
         self._ahead: threading.Thread | None = None
         self._grading_over = threading.Event()
+        #: Check node id -> its worker's kind, fixed when it is first asked (see WorkerKind.of).
+        self._kinds: dict[str, WorkerKind] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -205,7 +215,7 @@ class GradingPlugin:
         for item in items:
             if "student" not in getattr(item, "fixturenames", ()) or self._missing_files(item):
                 continue
-            kind = WorkerKind.of(item)
+            kind = self._kind(item)
             if not kind.training and kind not in kinds:
                 kinds.append(kind)
         if self.context.rejection or self._ahead is not None or not kinds:
@@ -213,6 +223,11 @@ class GradingPlugin:
         sessions = [self.session(kind) for kind in kinds]
         self._ahead = threading.Thread(target=self._start_and_stay, args=(sessions,), name="workers-ahead")
         self._ahead.start()
+
+    def _kind(self, item: pytest.Item) -> WorkerKind:
+        if item.nodeid not in self._kinds:
+            self._kinds[item.nodeid] = WorkerKind.of(item)
+        return self._kinds[item.nodeid]
 
     def _start_and_stay(self, sessions: list[WorkerSession]) -> None:
         for session in sessions:
@@ -242,7 +257,7 @@ class GradingPlugin:
 
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> Student:
-        kind = WorkerKind.of(request.node)
+        kind = self._kind(request.node)
         session = self.session(kind)
         session.budget = self._check_budgets.get(request.node.nodeid)
         settings = self.context.assignment.limits
@@ -391,7 +406,7 @@ class GradingPlugin:
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
-        kind = WorkerKind.of(item)
+        kind = self._kind(item)
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
         status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
