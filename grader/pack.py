@@ -18,8 +18,8 @@ Markers (also usable as ``pytest.mark.<name>``): ``points(n)`` (required on ever
 ``title(text)``, ``hidden`` (inputs and details never shown to students; runs in its own worker),
 ``needs(*files)`` (scores 0 without running when a file is missing), ``training`` (runs with the
 training limits and the data folder), ``freezable`` (shipped to students with frozen expected
-values by ``grade pack bundle``), ``preload("torch")`` (the check runs in a worker that imports torch
-before it is ready, started while the other checks run, instead of inside the check). The engine registers them and
+values by ``grade pack bundle``), ``preload("torch")`` (the check's worker imports torch before it
+starts, alongside the grader's own work, instead of inside the check). The engine registers them and
 runs with strict markers.
 
 Fixtures the engine provides: ``student``, ``check``, ``assignment``, ``settings`` (the pack's own
@@ -63,8 +63,8 @@ training = pytest.mark.training
 #: bundle fixes to a public seed); the bundle (``grade pack bundle``) ships its code with the trusted values
 #: it uses frozen as data. Its trusted calls must never take the student's own output as an argument.
 freezable = pytest.mark.freezable
-#: ``@preload("torch")``: the check runs in a worker of the checks so marked, which imports torch before it
-#: is ready and is started while the other checks run. Only libraries the worker may import anyway.
+#: ``@preload("torch")``: the check's worker imports torch before it starts, overlapping with the grader's
+#: own import of torch. Only libraries the worker may import anyway.
 preload = pytest.mark.preload
 
 __all__ = [

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
@@ -58,7 +58,7 @@ MARKERS = {
     "needs": "needs(*files): submission files the check cannot run without",
     "training": "training: runs with the training limits (time, memory, data)",
     "freezable": "freezable: visible with fixed inputs; the student bundle ships it with frozen expected values",
-    "preload": "preload(*libraries): runs in a worker that imports these (only 'torch') before it is ready",
+    "preload": "preload(*libraries): the check's worker imports these (only 'torch') before it starts",
 }
 MIB = 1024 * 1024
 #: How the feedback of a check stopped by a ``NotImplementedError`` starts (``grade check`` groups by it).
@@ -123,41 +123,13 @@ def _marker_arg(item: pytest.Item, name: str, default: Any = None) -> Any:
     return marker.args[0] if marker and marker.args else default
 
 
-class WorkerKind(NamedTuple):
-    """Which worker a check runs in: checks of one kind share a worker, kinds never do."""
-
-    hidden: bool
-    training: bool
-    #: What the worker imports before it says it is ready (the check's ``preload`` markers). Checks
-    #: that preload nothing get a worker of their own, which is ready at once: they need not wait
-    #: for torch, and the preloading worker imports it, started ahead, while they run.
-    preload: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, item: pytest.Item) -> WorkerKind:
-        """The kind of worker ``item`` runs in, decided when the checks are collected.
-
-        A library this process has imported already (a batch worker, the second grading of a process)
-        is not preloaded: the workers then come from a warm zygote that has it, or import it on first
-        use, and one worker serves the checks with and without the marker, as one start is cheaper than
-        two where there is no import to overlap.
-        """
-        libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
-        libraries = {lib for lib in libraries if lib not in sys.modules}
-        return cls(
-            item.get_closest_marker("hidden") is not None,
-            item.get_closest_marker("training") is not None,
-            tuple(sorted(libraries)),
-        )
-
-
 class GradingPlugin:
     """Provides the rubric's fixtures and collects one :class:`CheckResult` per check."""
 
     def __init__(self, context: GradingContext) -> None:
         self.context = context
         self.results: list[CheckResult] = []
-        self._sessions: dict[WorkerKind, WorkerSession] = {}
+        self._sessions: dict[tuple[bool, bool], WorkerSession] = {}
         self._checks: dict[str, Check] = {}
         self._started: dict[str, float] = {}
         self._data_dir: Path | None = None
@@ -173,8 +145,8 @@ class GradingPlugin:
         self._replies_at_start: dict[str, int] = {}
         self._ahead: threading.Thread | None = None
         self._grading_over = threading.Event()
-        #: Check node id -> its worker's kind, fixed when it is first asked (see WorkerKind.of).
-        self._kinds: dict[str, WorkerKind] = {}
+        #: What each kind of worker imports ahead: the union of its checks' ``preload`` markers.
+        self._preloads: dict[tuple[bool, bool], tuple[str, ...]] = {}
 
     # -- sessions -----------------------------------------------------------------------
 
@@ -189,45 +161,49 @@ class GradingPlugin:
             tmpfs_bytes=settings.tmpfs_mb * MIB,
         )
 
-    def session(self, kind: WorkerKind) -> WorkerSession:
-        if kind not in self._sessions:
+    def session(self, hidden: bool, training: bool) -> WorkerSession:
+        key = (hidden, training)
+        if key not in self._sessions:
+            data = self._data_dir if training else None
             spec = LaunchSpec(
                 self.context.submission_dir,
-                self._limits(kind.training),
-                data_dir=self._data_dir if kind.training else None,
+                self._limits(training),
+                data_dir=data,
                 slot=self.context.slot,
-                preload=kind.preload,
+                preload=self._preloads.get(key, ()),
             )
-            self._sessions[kind] = WorkerSession(self.context.sandbox, spec)
-        return self._sessions[kind]
+            self._sessions[key] = WorkerSession(self.context.sandbox, spec)
+        return self._sessions[key]
 
     def plan_workers(self, items: list[pytest.Item]) -> None:
-        """Start the workers the checks will ask for, in the background and in the order they will ask.
+        """Decide what each kind of worker imports ahead, then start the workers the checks will ask
+        for, in the background and in the order they will ask.
 
-        A worker's start (a sandbox, an interpreter, numpy, and torch for checks marked ``preload``)
-        then overlaps with pytest setting up, with the trusted side's own work (importing the
-        reference, computing expected values) and with the checks of the kinds started before it,
-        instead of being paid inside the first check of its kind. A check that will not run for a
-        missing file starts nothing. Training workers start on demand: their data folder is filled by
-        the checks that use it.
+        A worker's start (a sandbox, an interpreter, numpy, and torch when a check says ``preload``
+        while this process is still to import it too) then overlaps with pytest setting up and with
+        the trusted side's own work (importing the reference, computing expected values), instead of
+        being paid inside the first check of each kind. Training workers start on demand: their data
+        folder is filled by the checks that use it.
         """
-        kinds: list[WorkerKind] = []
+        keys: list[tuple[bool, bool]] = []
         for item in items:
-            if "student" not in getattr(item, "fixturenames", ()) or self._missing_files(item):
+            if "student" not in getattr(item, "fixturenames", ()):
                 continue
-            kind = self._kind(item)
-            if not kind.training and kind not in kinds:
-                kinds.append(kind)
-        if self.context.rejection or self._ahead is not None or not kinds:
+            key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
+            if not self._missing_files(item):
+                # A check that will not run for a missing file preloads nothing; nor does a library this
+                # process has imported already (a batch worker, a second grading): the worker's import
+                # then overlaps with nothing, and only moves onto the first check's wait.
+                libraries = {lib for marker in item.iter_markers("preload") for lib in marker.args}
+                libraries = {lib for lib in libraries if lib not in sys.modules}
+                self._preloads[key] = tuple(sorted(libraries.union(self._preloads.get(key, ()))))
+            if not key[1] and key not in keys:
+                keys.append(key)
+        if self.context.rejection or self._ahead is not None or not keys:
             return
-        sessions = [self.session(kind) for kind in kinds]
+        sessions = [self.session(*key) for key in keys]
         self._ahead = threading.Thread(target=self._start_and_stay, args=(sessions,), name="workers-ahead")
         self._ahead.start()
-
-    def _kind(self, item: pytest.Item) -> WorkerKind:
-        if item.nodeid not in self._kinds:
-            self._kinds[item.nodeid] = WorkerKind.of(item)
-        return self._kinds[item.nodeid]
 
     def _start_and_stay(self, sessions: list[WorkerSession]) -> None:
         for session in sessions:
@@ -257,11 +233,12 @@ class GradingPlugin:
 
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> Student:
-        kind = self._kind(request.node)
-        session = self.session(kind)
-        session.budget = self._check_budgets.get(request.node.nodeid)
+        item = request.node
+        training = item.get_closest_marker("training") is not None
+        session = self.session(item.get_closest_marker("hidden") is not None, training)
+        session.budget = self._check_budgets.get(item.nodeid)
         settings = self.context.assignment.limits
-        timeout = settings.train_seconds if kind.training else settings.check_seconds
+        timeout = settings.train_seconds if training else settings.check_seconds
         return Student(session, timeout, self._import_failures)
 
     @pytest.fixture
@@ -406,7 +383,8 @@ class GradingPlugin:
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
-        kind = self._kind(item)
+        hidden = item.get_closest_marker("hidden") is not None
+        training = item.get_closest_marker("training") is not None
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
         status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
@@ -418,8 +396,8 @@ class GradingPlugin:
             fraction = check.fraction or 0.0
         lines = [message] if message else []
         lines += check.notes
-        printed = self._sessions[kind].take_output() if kind in self._sessions else ""
-        if printed.strip() and not kind.hidden:
+        printed = self.session(hidden, training).take_output() if (hidden, training) in self._sessions else ""
+        if printed.strip() and not hidden:
             lines.append("Your code printed:\n" + _shorten(printed, SHOWN_OUTPUT_CHARS))
         return CheckResult(
             name=item.nodeid.split("::", 1)[-1] if "::" in item.nodeid else item.nodeid,
@@ -428,7 +406,7 @@ class GradingPlugin:
             max_score=points,
             status=status,
             output="\n".join(lines),
-            visibility="hidden" if kind.hidden else "visible",
+            visibility="hidden" if hidden else "visible",
             diagnosis=diagnosis,
             duration_s=round(time.monotonic() - self._started.pop(item.nodeid, time.monotonic()), 4),
             tags=[m.name for m in item.iter_markers() if m.name in ("hidden", "training")],

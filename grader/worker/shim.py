@@ -395,13 +395,12 @@ def _report_dropped_output() -> None:
 def _preload(names: str) -> None:
     """Import the libraries the grader asked for, before any student code exists.
 
-    Only torch is taken (anything else is ignored), with ``torch._dynamo``, which the first
-    ``optimizer.step()`` imports (over a second). A preloading worker serves only the checks that
-    asked for it, and is started while the other checks run, so the import is off their way.
+    Only torch is taken (anything else is ignored). Not ``torch._dynamo``, which the first
+    ``optimizer.step()`` imports (over a second): most checks never step an optimizer, and a
+    submission that fails before it would pay for nothing.
     """
     if "torch" in names.split(","):
         import torch  # noqa: F401 - imported for its cost, see above
-        import torch._dynamo  # noqa: F401
 
         Worker._single_threaded()
 
