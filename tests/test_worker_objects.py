@@ -82,6 +82,8 @@ def student() -> Iterator[Student]:
     for path in (folder, data):
         path.chmod(0o755)
     (folder / "objects.py").write_text(STUDENT_MODULE)
+    (folder / "imports.py").write_text("count = 0\n\ndef seen():\n    return count\n")
+    (folder / "broken.py").write_text("import imports\nimports.count += 1\nraise ValueError('broken at import')\n")
     np.save(data / "X_train.npy", np.zeros(3))
     with WorkerSession(backend, LaunchSpec(folder, LIMITS, data_dir=data, slot=held_slot())) as session:
         yield Student(session, 60.0)
@@ -132,3 +134,15 @@ def test_autograd_of_a_module_returns_its_parameter_gradients(student: Student) 
 def test_autograd_of_a_non_tensor_result_is_the_students_error(student: Student) -> None:
     with pytest.raises(StudentException):
         student.autograd("objects", "make", 2, grad_output=np.ones(1))
+
+
+def test_a_module_that_raises_when_imported_is_imported_once_per_grading(student: Student) -> None:
+    # Every check that uses it fails with the same message, without running the import again (an
+    # import that fills memory or computes for seconds before raising would cost that in each check).
+    messages = []
+    for _ in range(3):
+        with pytest.raises(StudentException) as raised:
+            student.call("broken", "anything")
+        messages.append(str(raised.value))
+    assert messages == ["ValueError: broken at import (broken.py, line 3, in <module>)"] * 3
+    assert student.call("imports", "seen") == (1, {})

@@ -29,20 +29,24 @@ class Student:
     ) -> None:
         self.session = session
         self.timeout = timeout
-        #: Modules whose import hung or killed a worker, shared by every check of one grading: an
-        #: import that loops forever would otherwise cost the full time limit in every check.
+        #: Modules whose import raised, hung or killed a worker, shared by every check of one grading:
+        #: an import that loops forever (or fills memory, then raises) would otherwise cost its full
+        #: time in every check.
         self.import_failures = {} if import_failures is None else import_failures
 
     def _import(self, module: str) -> None:
-        """Import ``module`` in the worker first, so a hanging or crashing import is seen once."""
+        """Import ``module`` in the worker first, so a failing, hanging or crashing import is seen once."""
         failure = self.import_failures.get(module)
+        if isinstance(failure, StudentException):
+            raise StudentException(failure.details)  # the same message in every check it fails
         if failure is not None:
             raise WorkerFailure(failure.kind, f"{failure} (earlier in this grading; not tried again)")
         try:
             self.session.request(
                 {"op": "import", "module": module, "names": []}, self.timeout, what=f"importing {module}.py"
             )
-        except StudentException:
+        except StudentException as exc:
+            self.import_failures[module] = exc
             raise
         except WorkerFailure as exc:
             if exc.kind == "timeout":
