@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from classroom import require_corpus
+from student_bundles import PACK, SECRET, student_bundle_copy
 
 from grader.engine import frozen
 from grader.engine.bundle import ENGINE_FILES, NOT_IN_BUNDLE, wheel_name
@@ -40,9 +41,6 @@ from grader.results import GradeResult
 from grader.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]
-PACK = "hlcv-ex2"
-#: A value that must never reach a bundle even when it is set while building.
-SECRET = "bundle-test-secret-8c1f2a"
 #: The pack's modules that never ship (its input generator, mistake catalogue, example, readers).
 TRUSTED_PACK_MODULES = ("inputs.py", "mutants.py", "torch_mutants.py", "example.py", "hyperparams.py")
 #: Lines shorter than this are too generic to say where they came from.
@@ -85,17 +83,14 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(grading_sandbox: Sandbox) -> Iterator[Built]:
+def built(grading_sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     # Public, so the unprivileged uid of the process sandbox can run the venv's interpreter.
     root = Path(tempfile.mkdtemp(prefix="backprop-grader-bundle-test-"))
     root.chmod(0o755)
     bundle = Built(root)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "BACKPROP_GRADER_SECRET": SECRET}
-    # As docs/student-bundle.md says: grade pack bundle ID --student --out DIR.
-    command = [sys.executable, "-m", "grader.cli", "pack", "bundle", PACK, "--student", "--out", str(bundle.folder)]
-    done = run([*command, "--sandbox", grading_sandbox.name], env=env, cwd=REPO)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "14 checks frozen, 3 instructor-only, 1 hidden left out" in done.stdout, done.stdout
+    # As docs/student-bundle.md says: grade pack bundle ID --student --out DIR (with SECRET set).
+    output = student_bundle_copy(tmp_path_factory, grading_sandbox.name, bundle.folder)
+    assert "14 checks frozen, 3 instructor-only, 1 hidden left out" in output, output
     shared = Path(np.__file__).resolve().parents[1]
     pip = [str(bundle.venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
     done = run([sys.executable, "-m", "venv", "--without-pip", str(bundle.venv)])

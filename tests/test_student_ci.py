@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 from classroom import SUBMISSION_FILES, TEMPLATE, require_bwrap, require_corpus
+from student_bundles import student_bundle_copy
 
 from grader.results import GradeResult, load_result
 
@@ -225,15 +226,11 @@ def make_repository(folder: Path, submission: Path) -> Path:
     return repo
 
 
-def student_bundle(folder: Path) -> Path:
-    """The hlcv-ex2 student bundle, built as docs/student-bundle.md says (building never writes into the work tree)."""
+def student_bundle(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hlcv-ex2 student bundle, built as docs/student-bundle.md says (once per test run, shared with
+    ``test_student_bundle.py``); building never writes into the work tree."""
     bundle = folder / "hlcv-ex2-student"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "grader.cli", "pack", "bundle", "hlcv-ex2", "--student", "--out", str(bundle)]
-    done = subprocess.run(
-        [*command, "--sandbox", "bwrap"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    student_bundle_copy(tmp_path_factory, "bwrap", bundle)
     for path in [bundle, *bundle.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o005 | (0o050 if path.is_dir() else 0))
     return bundle
@@ -312,12 +309,12 @@ def runner_temp() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def install(runner_temp: Path) -> dict[str, str]:
+def install(runner_temp: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The install source: this project instead of the package index, torch pinned to the CPU build."""
     constraints = runner_temp / "constraints.txt"
     constraints.write_text((REPO / "scripts" / "constraints.txt").read_text())
     return {
-        "GRADER_SPEC": str(student_bundle(runner_temp)),
+        "GRADER_SPEC": str(student_bundle(runner_temp, tmp_path_factory)),
         "TORCH_INDEX": "",
         "PIP_CONSTRAINT": str(constraints),
     }
