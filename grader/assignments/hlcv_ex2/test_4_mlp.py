@@ -9,7 +9,7 @@ import pytest
 
 from grader.engine.compare import CheckFailed, as_array, as_dict
 
-from .fixtures import TORCH_FILE, TORCH_MODULE, reference_mlp
+from .fixtures import TORCH_FILE, TORCH_MODULE, reference_mlp, student_mlp_built
 from .mutants import MLP_FORWARD_MISTAKES, TRAIN_MLP_MISTAKES
 from .torch_mutants import mlp_logits, train_mlp_variant
 
@@ -55,6 +55,7 @@ def model_with(student, check, sizes: tuple, arrays: list[np.ndarray]) -> Any:
     """A student MLP of ``sizes`` holding ``arrays``; shapes are checked on our side first, so a model
     built differently (a Linear without bias, a missing layer) fails with what is wrong, not an error."""
     model = student.new(TORCH_MODULE, "MultiLayerPerceptron", *sizes, seed=0)
+    student_mlp_built()
     _, got = model.torch_params()
     shapes = [tuple(a.shape) if type(a) is np.ndarray else None for a in got]
     want = [a.shape for a in arrays]

@@ -2,7 +2,7 @@
 
 ``mlp_logits`` computes an MLP's output from its (weight, bias, ...) arrays with a switchable
 structure (``MLP_FORWARD_MISTAKES``); ``train_mlp_variant`` is the reference ``train_mlp`` with one of
-``TRAIN_MLP_MISTAKES`` switched on. Both need torch only through :func:`reference_mlp`.
+``TRAIN_MLP_MISTAKES`` switched on; it needs torch only through :func:`reference_optimizers` (``mlp_logits`` is numpy).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .fixtures import reference_mlp
+from .fixtures import reference_optimizers
 
 
 def mlp_logits(arrays: Sequence[np.ndarray], X: np.ndarray, mistake: str | None = None) -> np.ndarray:
@@ -50,7 +50,7 @@ def train_mlp_variant(
     mistake: str | None = None,
 ) -> list[np.ndarray]:
     """The reference train_mlp from the given weights (``mistake=None``) or with one mistake; final arrays."""
-    mlp = reference_mlp()
+    mlp = reference_optimizers()
     torch, nn = mlp.torch, mlp.nn
     model = mlp.mlp_from_arrays(arrays)
     if mistake == "always-adam":
