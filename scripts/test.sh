@@ -33,8 +33,11 @@ fi
 # Test files run in parallel, one file per worker at a time (pytest-xdist's loadfile), files with
 # slow tests first (tests/conftest.py): a file's module fixtures (a corpus graded once, a bundle
 # built once) are never built twice. BACKPROP_GRADER_TEST_WORKERS=1 runs serially; an explicit -n or
-# -p no:xdist wins.
-WORKERS=${BACKPROP_GRADER_TEST_WORKERS:-$(( $(nproc) < 4 ? $(nproc) : 4 ))}
+# -p no:xdist wins. One worker more than there are cores (at most 4): many tests wait on a
+# subprocess, a container or a time limit, and a third worker on 2 cores keeps both busy (measured:
+# 99% busy over a whole run).
+CORES=$(nproc)
+WORKERS=${BACKPROP_GRADER_TEST_WORKERS:-$(( CORES + 1 < 4 ? CORES + 1 : 4 ))}
 PARALLEL=()
 if [ "$WORKERS" -gt 1 ] && [[ " $* " != *" -n "* && " $* " != *" -p no:xdist "* ]]; then
     PARALLEL=(-n "$WORKERS" --dist loadfile --no-loadscope-reorder)
