@@ -31,8 +31,8 @@ if [ "${BACKPROP_GRADER_REQUIRE_SANDBOXES:-0}" = 1 ]; then
     export BACKPROP_GRADER_REQUIRE_DOCKER=1 BACKPROP_GRADER_REQUIRE_BWRAP=1 BACKPROP_GRADER_REQUIRE_CHROMIUM=1
 fi
 # Test files run in parallel, one file per worker at a time (pytest-xdist's loadfile), files with
-# the most slow tests first (tests/conftest.py): a file's module fixtures (a corpus graded once, a
-# bundle built once) are never built twice. BACKPROP_GRADER_TEST_WORKERS=1 runs serially; an explicit -n or
+# slow tests first (tests/conftest.py): a file's module fixtures (a corpus graded once, a bundle
+# built once) are never built twice. BACKPROP_GRADER_TEST_WORKERS=1 runs serially; an explicit -n or
 # -p no:xdist wins. One worker more than there are cores (at most 4): many tests wait on a
 # subprocess, a container or a time limit, and a third worker on 2 cores keeps both busy (measured:
 # 99% busy over a whole run).

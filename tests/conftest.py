@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import os
 
 import pytest
@@ -46,11 +45,10 @@ def grading_secret_file(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with the most slow tests run first, each keeping its own order.
+    """Files with slow tests run first, each keeping its own order.
 
     ``scripts/test.sh`` hands whole files to parallel workers in collection order; started last, one
-    long file would run alone at the end while the other workers sit idle. The number of slow tests
-    stands in for a file's length (the corpus file, with most of them, takes a third of the suite).
+    long file would run alone at the end while the other workers sit idle.
     """
-    slow_counts = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow_counts[item.path])
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
