@@ -20,33 +20,22 @@ from .inputs import random_problem  # noqa: F401 - the checks take it from here
 from .mutants import FLOAT32_MISTAKE
 from .patterns import FLOAT32_WORDS
 
-
-def _import_torch_side() -> None:
-    try:
-        importlib.import_module("reference.hlcv_ex2.mlp")
-    except Exception:  # noqa: BLE001, S110 - reference_mlp() imports again and the check reports the error
-        pass
-
-
-def _import_optimizer_support() -> None:
-    try:
-        importlib.import_module("torch._dynamo")
-    except Exception:  # noqa: BLE001, S110 - the first optimizer step imports it again and reports the error
-        pass
+REFERENCE_MLP = "reference.hlcv_ex2.mlp"
+#: What the first ``optimizer.step()`` imports (about a second of CPU): the reference's training needs it.
+OPTIMIZER_SUPPORT = "torch._dynamo"
 
 
 @functools.cache
-def _torch_import() -> threading.Thread:
-    """The background import of the torch side, started on the first call."""
-    thread = threading.Thread(target=_import_torch_side, name="torch-import", daemon=True)
-    thread.start()
-    return thread
+def _background_import(module: str) -> threading.Thread:
+    """Import ``module`` in a thread of its own, started on the first call for it."""
 
+    def run() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001, S110 - the import in the check runs again and reports the error
+            pass
 
-@functools.cache
-def _optimizer_import() -> threading.Thread:
-    """The background import of ``torch._dynamo``, started on the first call."""
-    thread = threading.Thread(target=_import_optimizer_support, name="torch-dynamo-import", daemon=True)
+    thread = threading.Thread(target=run, name=f"import-{module}", daemon=True)
     thread.start()
     return thread
 
@@ -56,26 +45,26 @@ def _reference_torch_in_background() -> None:
     """Importing torch takes seconds. Started when the first check sets up, it overlaps with the numpy
     checks, during which this process mostly waits for the sandboxed worker; the MLP checks wait for it
     in reference_mlp(). A submission that is rejected never sets a check up and never pays for it."""
-    _torch_import()
+    _background_import(REFERENCE_MLP)
 
 
 def reference_mlp() -> ModuleType:
     """``reference.hlcv_ex2.mlp`` (and so torch), once the background import has finished."""
-    _torch_import().join()
-    return importlib.import_module("reference.hlcv_ex2.mlp")
+    _background_import(REFERENCE_MLP).join()
+    return importlib.import_module(REFERENCE_MLP)
 
 
 def student_mlp_built() -> None:
-    """The submission built an MLP: the reference will train one too. The first ``optimizer.step()``
-    imports ``torch._dynamo`` (about a second of CPU); imported now, in the background, it overlaps
-    with the student's calls. A submission whose MLP cannot be built (the handout) never pays for it."""
-    _optimizer_import()
+    """The submission built an MLP: the reference will train one too. Its optimizers' support imported
+    now, in the background, overlaps with the student's calls. A submission whose MLP cannot be built
+    (the handout) never pays for it."""
+    _background_import(OPTIMIZER_SUPPORT)
 
 
 def reference_optimizers() -> ModuleType:
     """:func:`reference_mlp`, with ``torch._dynamo`` imported for its optimizers."""
     mlp = reference_mlp()
-    _optimizer_import().join()
+    _background_import(OPTIMIZER_SUPPORT).join()
     return mlp
 
 

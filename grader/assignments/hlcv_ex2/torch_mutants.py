@@ -2,7 +2,8 @@
 
 ``mlp_logits`` computes an MLP's output from its (weight, bias, ...) arrays with a switchable
 structure (``MLP_FORWARD_MISTAKES``); ``train_mlp_variant`` is the reference ``train_mlp`` with one of
-``TRAIN_MLP_MISTAKES`` switched on; it needs torch only through :func:`reference_optimizers` (``mlp_logits`` is numpy).
+``TRAIN_MLP_MISTAKES`` switched on; it needs torch only through :func:`reference_optimizers`
+(``mlp_logits`` is numpy).
 """
 
 from __future__ import annotations
