@@ -123,6 +123,11 @@ def _marker_arg(item: pytest.Item, name: str, default: Any = None) -> Any:
     return marker.args[0] if marker and marker.args else default
 
 
+def _worker_key(item: pytest.Item) -> tuple[bool, bool]:
+    """Which worker a check runs in, as (hidden, training): checks of one kind share a worker."""
+    return item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None
+
+
 class GradingPlugin:
     """Provides the rubric's fixtures and collects one :class:`CheckResult` per check."""
 
@@ -189,7 +194,7 @@ class GradingPlugin:
         for item in items:
             if "student" not in getattr(item, "fixturenames", ()):
                 continue
-            key = (item.get_closest_marker("hidden") is not None, item.get_closest_marker("training") is not None)
+            key = _worker_key(item)
             if not self._missing_files(item):
                 # A check that will not run for a missing file preloads nothing; nor does a library this
                 # process has imported already (a batch worker, a second grading): the worker's import
@@ -234,8 +239,8 @@ class GradingPlugin:
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> Student:
         item = request.node
-        training = item.get_closest_marker("training") is not None
-        session = self.session(item.get_closest_marker("hidden") is not None, training)
+        hidden, training = _worker_key(item)
+        session = self.session(hidden, training)
         session.budget = self._check_budgets.get(item.nodeid)
         settings = self.context.assignment.limits
         timeout = settings.train_seconds if training else settings.check_seconds
@@ -383,8 +388,7 @@ class GradingPlugin:
 
     def _result(self, item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> CheckResult:
         points = float(_marker_arg(item, "points", 0.0))
-        hidden = item.get_closest_marker("hidden") is not None
-        training = item.get_closest_marker("training") is not None
+        hidden, training = _worker_key(item)
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
         status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
@@ -396,7 +400,8 @@ class GradingPlugin:
             fraction = check.fraction or 0.0
         lines = [message] if message else []
         lines += check.notes
-        printed = self.session(hidden, training).take_output() if (hidden, training) in self._sessions else ""
+        session = self._sessions.get((hidden, training))
+        printed = session.take_output() if session is not None else ""
         if printed.strip() and not hidden:
             lines.append("Your code printed:\n" + _shorten(printed, SHOWN_OUTPUT_CHARS))
         return CheckResult(
