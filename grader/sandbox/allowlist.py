@@ -9,6 +9,7 @@ worker's file system at all, however they were installed (editable, wheel, or a 
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import site
@@ -77,6 +78,18 @@ def site_dirs() -> list[str]:
     return sorted(found)
 
 
+def _top_level_names(dist: metadata.Distribution) -> set[str]:
+    """The first path component of every file the distribution installed, relative to its base.
+
+    Read from its ``RECORD`` as CSV text: torch lists about 15,000 files, and a path object for each
+    (``dist.files``) cost about 0.3 s on the way to every bwrap grading's first worker.
+    """
+    record = dist.read_text("RECORD")
+    if record is None:  # not installed from a wheel (an egg-info folder): the slower, general way
+        return {Path(file).parts[0] for file in dist.files or [] if Path(file).parts}
+    return {row[0].split("/", 1)[0] for row in csv.reader(record.splitlines()) if row and row[0]}
+
+
 @cache
 def allowed_entries() -> tuple[str, ...]:
     """Absolute paths of the top-level files and folders of the allowed distributions, inside
@@ -87,10 +100,9 @@ def allowed_entries() -> tuple[str, ...]:
         base = os.path.realpath(str(dist.locate_file("")))
         if base not in roots:
             continue
-        for file in dist.files or []:
-            top = Path(file).parts[0] if Path(file).parts else ""
+        for top in _top_level_names(dist):
             # __pycache__ at the top holds bytecode of every single-file module installed here.
-            if not top or top in ("..", "__pycache__") or top.endswith(".pth"):
+            if top in ("..", "__pycache__") or top.endswith(".pth"):
                 continue
             path = os.path.join(base, top)
             if os.path.exists(path):
