@@ -8,6 +8,7 @@ only place where torch is not imported yet.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -54,9 +55,25 @@ RESTORED = textwrap.dedent(
     """
 )
 
+#: Prints torch's thread count after the rubric's set-up, with torch imported before it or after it.
+MATH_THREADS = textwrap.dedent(
+    """
+    import sys
+    from grader.engine.rubric import _one_math_thread
 
-def _run(script: str) -> str:
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    if sys.argv[1] == "before":
+        import torch
+    _one_math_thread()
+    import torch
+
+    print(torch.get_num_threads())
+    """
+)
+
+
+def _run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
+    argv = [sys.executable, "-c", script, *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip()
 
@@ -67,3 +84,10 @@ def test_a_grading_that_starts_while_torch_is_being_imported_neither_fails_nor_l
 
 def test_numpy_and_torch_settings_come_back_as_they_were_before_the_grading() -> None:
     assert _run(RESTORED) == "ok"
+
+
+def test_the_trusted_side_computes_on_one_torch_thread_unless_the_environment_says_otherwise() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    assert _run(MATH_THREADS, "before", env=env) == "1"
+    assert _run(MATH_THREADS, "after", env=env) == "1"
+    assert _run(MATH_THREADS, "after", env={**env, "OMP_NUM_THREADS": "2"}) == "2"

@@ -503,6 +503,7 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
     """
     assignment = context.assignment
     folder = assignment.folder
+    _one_math_thread()
     files = check_files(assignment)
     if not files:
         raise AssignmentError(f"pack {assignment.id} has no checks (test_*.py files in {folder})")
@@ -551,6 +552,23 @@ def run_rubric(context: GradingContext) -> tuple[list[CheckResult], dict[str, An
             f"the rubric for {assignment.id} did not run (pytest exit {exit_code}): " + log.getvalue()[-500:]
         )
     return plugin.results, {"worker_starts": starts, "grader_failures": grader_failures}
+
+
+def _one_math_thread() -> None:
+    """Make this process's torch compute on one thread, unless ``OMP_NUM_THREADS`` says otherwise.
+
+    The trusted side's computations are small, while torch's default of one thread per core makes
+    their idle threads compete for the cores with the sandboxed worker that the grading waits on.
+    Measured on 2 cores, a warm hlcv-ex2 grading: 1.45 s with the default, 1.1 s on one thread.
+    torch reads the variable when it is imported; once imported, it is told directly.
+    """
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    torch = sys.modules.get("torch")
+    if torch is None:
+        os.environ["OMP_NUM_THREADS"] = "1"
+    elif hasattr(torch, "set_num_threads"):  # not while another thread is still importing it
+        torch.set_num_threads(1)
 
 
 @contextlib.contextmanager
