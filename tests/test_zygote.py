@@ -82,6 +82,11 @@ def draw():
     return float(np.random.rand())
 
 
+def frozen_objects():
+    import gc
+    return gc.get_freeze_count()
+
+
 def has_torch():
     import sys
     return "torch" in sys.modules
@@ -210,6 +215,15 @@ def test_every_worker_draws_its_own_random_numbers(backend: BwrapSandbox, submis
     assert len(draws) == 3
 
 
+def test_a_forked_workers_garbage_collector_leaves_the_zygotes_objects_alone(
+    backend: BwrapSandbox, submission: Path
+) -> None:
+    """What the zygote imported is frozen before it forks, so no worker's collection writes to (and so
+    copies) the memory it shares with the zygote."""
+    with _session(backend, submission, FIRST_SLOT) as session:
+        assert call(session, "frozen_objects") > 10_000  # numpy alone is tens of thousands of objects
+
+
 def test_the_zygote_never_holds_a_submission_path(backend: BwrapSandbox, submission: Path, token: str) -> None:
     """The grader hands the zygote a mount, never a path: the token in the folder's name is nowhere
     in the zygote's memory after it forked workers for that folder."""
@@ -315,3 +329,4 @@ def test_the_zygote_can_be_turned_off(backend: BwrapSandbox, submission: Path, m
     assert not backend.uses_zygote()
     with _session(backend, submission, FIRST_SLOT) as session:
         assert call(session, "has_torch") is False  # a fresh interpreter imports only what it is asked to
+        assert call(session, "frozen_objects") == 0

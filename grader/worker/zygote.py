@@ -31,6 +31,7 @@ only.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -260,6 +261,18 @@ def _threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def _freeze_heap() -> None:
+    """Keep the garbage collector of every forked worker off the objects the zygote imported.
+
+    A forked worker shares the zygote's memory until it writes to it, and a collection writes to
+    every object it visits: with torch imported, each worker's first collections copied most of the
+    heap, and ending the worker freed it again. Frozen objects are never visited. Measured on 2 cores,
+    a warm hlcv-ex2 grading took 1.05 s before and 0.51 s after.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _warm() -> None:
     """Import torch, and what the first optimizer step imports (over a second), once for every worker."""
     import torch
@@ -269,9 +282,12 @@ def _warm() -> None:
     shim.Worker._single_threaded()
     import torch._dynamo  # noqa: F401
 
+    _freeze_heap()
+
 
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
+    _freeze_heap()
     control.sendall(json.dumps({"ready": True}).encode())
     while True:
         request = _receive(control)
