@@ -99,6 +99,14 @@ STUDENT_MODULE = textwrap.dedent(
         raise ValueError(message)
 
 
+    def stop_reading():
+        """Answer this call, then never read another request: the worker's own loop is replaced."""
+        import protocol
+
+        protocol.read_message_blocking = lambda stream: time.sleep(3600)
+        return True
+
+
     def raise_base(kind):
         if kind == "SystemExit":
             raise SystemExit(0)
@@ -379,6 +387,18 @@ def test_a_hang_times_out_and_the_next_call_gets_a_fresh_worker(session: WorkerS
     assert wait_until_gone(SLOT, [namespace]) == []
     assert_answers(session)
     assert session.generation == generation + 1
+
+
+def test_a_worker_that_stops_reading_times_out_while_a_large_request_is_written(session: WorkerSession) -> None:
+    assert call(session, "stop_reading") is True
+    large = np.zeros(4 * MiB // 8)  # far more than a pipe holds: the write itself must wait, then give up
+    started = time.monotonic()
+    with pytest.raises(WorkerFailure) as caught:
+        call(session, "echo", large, timeout=HANG_TIMEOUT_S)
+    assert caught.value.kind == "timeout"
+    assert "the request was not read" in str(caught.value)
+    assert HANG_TIMEOUT_S <= time.monotonic() - started < HANG_TIMEOUT_S + KILL_GRACE_S
+    assert_answers(session)
 
 
 @pytest.mark.parametrize("code", [0, 3])

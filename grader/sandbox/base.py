@@ -65,6 +65,9 @@ class WorkerProcess(abc.ABC):
     stdin: BinaryIO
     stdout: BinaryIO
     stderr: BinaryIO
+    #: True when ``stdin`` is the write end of a pipe that only this process writes to: the client may
+    #: then make it non-blocking and write requests itself, with a deadline, without a helper thread.
+    stdin_is_own_pipe: bool = False
 
     @abc.abstractmethod
     def kill(self) -> None:

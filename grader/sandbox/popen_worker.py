@@ -15,6 +15,8 @@ from grader.sandbox.runtime import remove_tree
 class PopenWorker(WorkerProcess):
     """Owns a child started in its own session, and the scratch folder it was given."""
 
+    stdin_is_own_pipe = True
+
     def __init__(
         self,
         argv: list[str],

@@ -96,6 +96,8 @@ def read_only_mount(path: Path) -> int:
 class ZygoteWorker(WorkerProcess):
     """A worker forked by the zygote: its pipes, the life pipe that kills it and the status pipe."""
 
+    stdin_is_own_pipe = True
+
     def __init__(self, stdin: int, stdout: int, stderr: int, life: int, status: int) -> None:
         self.stdin = os.fdopen(stdin, "wb")
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
