@@ -224,6 +224,16 @@ def test_a_forked_workers_garbage_collector_leaves_the_zygotes_objects_alone(
         assert call(session, "frozen_objects") > 10_000  # numpy alone is tens of thousands of objects
 
 
+def test_workers_come_and_go_without_an_error_in_the_zygote(backend: BwrapSandbox, submission: Path) -> None:
+    """A worker's builder and init end quietly; neither one falls back into the zygote's own loop."""
+    for _ in range(2):
+        with _session(backend, submission, FIRST_SLOT) as session:
+            assert call(session, "draw") >= 0.0
+    assert wait_until_gone(FIRST_SLOT) == []
+    time.sleep(0.5)  # what an init printed on its way out reaches the zygote's stderr
+    assert zygote.shared_zygote(backend.zygote_command).printed == ""
+
+
 def test_the_zygote_never_holds_a_submission_path(backend: BwrapSandbox, submission: Path, token: str) -> None:
     """The grader hands the zygote a mount, never a path: the token in the folder's name is nowhere
     in the zygote's memory after it forked workers for that folder."""

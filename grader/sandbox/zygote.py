@@ -243,6 +243,12 @@ class Zygote:
             raise SandboxUnavailable(f"the zygote is gone ({exc})") from None
         return self._reply(sock)
 
+    @property
+    def printed(self) -> str:
+        """The last few KiB the zygote wrote to its stderr, with its builders and inits (never a worker,
+        whose stderr is its own pipe); empty while all is well."""
+        return self._stderr_tail.decode(errors="replace")
+
     def _reply(self, sock: socket.socket) -> dict:
         try:
             data = sock.recv(1 << 16)
