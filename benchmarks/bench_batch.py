@@ -31,18 +31,27 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus"
 
 
-def corpus_cases(corpus: Path) -> list[Path]:
-    """The corpus submissions in a fixed order: good, buggy, hostile, archives."""
-    cases = [corpus / "good"]
+#: The corpus's kinds of submission, in the order a class cycles through them.
+KINDS = ("good", "buggy", "hostile", "archives")
+#: Submissions a class of ordinary students is made of: none runs into a time limit on purpose.
+ORDINARY = ("good", "buggy")
+
+
+def corpus_cases(corpus: Path, kinds: tuple[str, ...] = KINDS) -> list[Path]:
+    """The corpus submissions of ``kinds`` in a fixed order: good, buggy, hostile, archives."""
+    cases = [corpus / "good"] if "good" in kinds else []
     for group in ("buggy", "hostile"):
-        cases += sorted(p for p in (corpus / group).iterdir() if p.is_dir())
-    cases += sorted((corpus / "archives").glob("*.zip"))
+        if group in kinds:
+            cases += sorted(p for p in (corpus / group).iterdir() if p.is_dir())
+    if "archives" in kinds:
+        cases += sorted((corpus / "archives").glob("*.zip"))
     return cases
 
 
-def build_class(corpus: Path, size: int, folder: Path) -> list[str]:
-    """Copy ``size`` submissions into ``folder``, cycling through the corpus; return the case names."""
-    cases = corpus_cases(corpus)
+def build_class(corpus: Path, size: int, folder: Path, kinds: tuple[str, ...] = KINDS) -> list[str]:
+    """Copy ``size`` submissions into ``folder``, cycling through the corpus's cases of ``kinds``; return
+    the case names."""
+    cases = corpus_cases(corpus, kinds)
     folder.mkdir(parents=True)
     names = []
     for i in range(size):
@@ -125,6 +134,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100, help="submissions in the class (default 100)")
     parser.add_argument("--jobs", default="1,2", help="comma-separated --jobs values to compare (default 1,2)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help=f"kinds of corpus case in the class (default {','.join(KINDS)})"
+    )
     parser.add_argument("--sandbox", default="bwrap")
     parser.add_argument("--data-dir", type=Path, default=None, help="CIFAR-10, to include the accuracy checks")
     parser.add_argument("--work", type=Path, default=None, help="folder for the class and results (kept)")
@@ -133,7 +145,11 @@ def main() -> None:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-batch-"))
     class_dir = work / "class"
-    names = build_class(args.corpus, args.size, class_dir)
+    kinds_wanted = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    unknown = sorted(set(kinds_wanted) - set(KINDS))
+    if unknown or not kinds_wanted:
+        parser.error(f"--kinds takes some of {', '.join(KINDS)}; got {args.kinds!r}")
+    names = build_class(args.corpus, args.size, class_dir, kinds_wanted)
     kinds = {k: sum(n.startswith(k) for n in names) for k in ("good", "buggy", "hostile")}
     kinds["archives"] = len(names) - sum(kinds.values())
     print(f"class of {len(names)} submissions in {class_dir}: {kinds}", flush=True)
