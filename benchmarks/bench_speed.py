@@ -13,6 +13,8 @@ built-in example) with the CIFAR-10 accuracy checks skipped:
   (``bench_batch``), and under bwrap with ``--jobs 2`` once more with every worker started from a
   fresh interpreter instead of forked from the zygote, with the per-submission cost and the largest
   resident set of any process;
+- ``grade batch`` of a class of 200 ordinary submissions (the corpus's good and buggy cases, none of
+  which runs into a time limit on purpose) with ``--jobs 1`` and ``--jobs 2``;
 
 and then the ratios the speed targets are stated in.
 
@@ -139,6 +141,16 @@ def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str,
         run = bench_batch.run(class_dir, out, jobs, args.batch_sandbox, None, zygote=forked)
         run["per_submission_s"] = round(run["wall_s"] / max(len(class_names), 1), 2)
         figures["batch"][label] = run
+
+    ordinary_dir = work / "ordinary"
+    ordinary = bench_batch.build_class(args.corpus, args.ordinary_size, ordinary_dir, bench_batch.ORDINARY)
+    figures["ordinary_size"] = len(ordinary)
+    figures["ordinary"] = {}
+    for jobs in (1, 2):
+        print(f"batch of {len(ordinary)} ordinary submissions, --jobs {jobs} ...", file=sys.stderr, flush=True)
+        run = bench_batch.run(ordinary_dir, work / f"ordinary-jobs{jobs}", jobs, args.batch_sandbox, None)
+        run["per_submission_s"] = round(run["wall_s"] / max(len(ordinary), 1), 3)
+        figures["ordinary"][f"--jobs {jobs}"] = run
     figures["largest_process_rss_mib"] = round(largest_child_rss_mib(), 1)
     figures["load_after"] = os.getloadavg()[0]
     return figures
@@ -189,6 +201,20 @@ def print_table(figures: dict[str, Any]) -> None:
         rows.append(("--jobs 2 over --jobs 1", f"{speedup:.2f}x", f"a class of 200 with --jobs 2: {class_200:.1f} min"))
     if two and fresh:
         rows.append(("zygote over fresh workers, --jobs 2", f"{fresh['wall_s'] / two['wall_s']:.2f}x", ""))
+    ordinary = figures.get("ordinary", {})
+    for label, run in ordinary.items():
+        over = run["per_submission_s"] - warm
+        rows.append(
+            (
+                f"batch of {figures['ordinary_size']} ordinary (good and buggy), {label}",
+                f"{run['wall_s']:.1f} s",
+                f"{run['per_submission_s']:.2f} s each ({over:+.2f} s over the warm floor), "
+                f"{run['per_minute']:.0f}/min" + ("; target: 200 in under 4 min" if label == "--jobs 2" else ""),
+            )
+        )
+    one, two = ordinary.get("--jobs 1"), ordinary.get("--jobs 2")
+    if one and two:
+        rows.append(("--jobs 2 over --jobs 1, ordinary class", f"{one['wall_s'] / two['wall_s']:.2f}x", "target 1.8x"))
     rows.append(("largest resident set of any process", f"{figures['largest_process_rss_mib']:.0f} MiB", ""))
     runs = len(next(iter(figures["grade_s"].values()), []))
     print(f"{figures['cpus']} CPUs; 1-minute load average {figures['load_before']:.1f} before, "
@@ -205,12 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each single measurement (default 3)")
     parser.add_argument("--sandboxes", default="bwrap,docker", help="for one grade (default bwrap,docker)")
     parser.add_argument("--batch-sandbox", default="bwrap", help="for the batches (default bwrap)")
-    parser.add_argument("--size", type=int, default=50, help="submissions in the class (default 50)")
+    parser.add_argument("--size", type=int, default=50, help="submissions in the mixed class (default 50)")
+    parser.add_argument(
+        "--ordinary-size", type=int, default=200, help="submissions in the class of ordinary ones (default 200)"
+    )
     parser.add_argument("--corpus", type=Path, default=bench_batch.DEFAULT_CORPUS)
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     args = parser.parse_args(argv)
-    if args.size < 1:
-        parser.error("--size must be at least 1")
+    if args.size < 1 or args.ordinary_size < 1:
+        parser.error("--size and --ordinary-size must be at least 1")
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as scratch:
         work = Path(scratch)
         os.chmod(work, 0o755)
