@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from grader.cli.app import main
 from grader.results import HIDDEN_OUTPUT
+from grader.sandbox.uids import uid_lock_dir
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "student_template" / "hlcv-ex2"
@@ -109,15 +110,18 @@ def test_setup_sh_builds_an_image_in_which_run_autograder_grades(tmp_path: Path)
         submission, results = tmp_path / "submission", tmp_path / "results"
         shutil.copytree(TEMPLATE, submission, ignore=shutil.ignore_patterns(".*"))
         results.mkdir(mode=0o777)
+        # The container's grader runs student code as the host's sandbox uids (no user namespace): it
+        # leases them from this host's lock folder, or a test grading beside it would purge its workers.
+        uids = uid_lock_dir()
         graded = _docker(
             "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "/autograder/run_autograder",
             "-v", f"{submission}:/autograder/submission:ro", "-v", f"{results}:/autograder/results",
-            f"{name}:latest",
+            "-v", f"{uids}:/tmp/{uids.name}", f"{name}:latest",
         )  # fmt: skip
         assert graded.returncode == 0, (graded.stdout + graded.stderr)[-3000:]
         data = json.loads((results / "results.json").read_text())
         assert data["score"] == 0 and len(data["tests"]) == 18
-        assert data["extra_data"]["status"] == "graded"
+        assert data["extra_data"]["status"] == "graded", data["extra_data"]
         hidden = [t for t in data["tests"] if t["visibility"] == "hidden"]
         assert hidden, "the rubric has hidden checks"
         # Staff see hidden tests in full on Gradescope: their feedback is kept, not redacted.
