@@ -2,7 +2,7 @@
 
 import os
 
-from grader.cli import main
+from grader.cli import console_main
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
-main(prog_name="grade")
+console_main()

@@ -18,6 +18,7 @@ from grader.writers import FORMATS
 if TYPE_CHECKING:
     from grader.engine.grading import GradeOptions
     from grader.results import CheckResult, GradeResult
+    from grader.sandbox.base import Sandbox
 
 DEFAULT_OUT = {
     "json": "results.json",
@@ -150,7 +151,7 @@ def _progress() -> object:
     return on_check
 
 
-def _select_sandbox(name: str) -> object:
+def _select_sandbox(name: str) -> Sandbox:
     from grader.cli.console import warning
     from grader.sandbox import SandboxUnavailable, select_sandbox
 
@@ -219,7 +220,6 @@ def run(
 ) -> None:
     """Grade one SUBMISSION: a .zip, .tar, .tar.gz or .tgz archive, a folder or a git checkout."""
     from grader.cli.outfile import check_writable
-    from grader.engine.grading import GradeOptions
     from grader.engine.intake import IntakeLimits
 
     try:
@@ -231,9 +231,15 @@ def run(
     found = checked_data_dir(assignment_id, data_dir)
     if found and not quiet:
         click.echo(f"Data: {found}", err=True)
+    chosen = _select_sandbox(sandbox)
+    # The first worker's start (bwrap's zygote) can begin now, the usage checks passed, and overlap with
+    # the grader importing numpy, pytest and the pack; grade() would ask for it only after those imports.
+    chosen.prepare()
+    from grader.engine.grading import GradeOptions
+
     options = GradeOptions(
         assignment=assignment_id,
-        sandbox=_select_sandbox(sandbox),
+        sandbox=chosen,
         data_dir=data_dir,
         slot=slot,
         intake_limits=limits,
