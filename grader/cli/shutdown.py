@@ -14,7 +14,17 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import NoReturn
+
+
+def run_command(command: Callable[..., object]) -> NoReturn:
+    """Run a click command line as the ``grade`` executable, then end the process with its status."""
+    try:
+        command(prog_name="grade")
+    except SystemExit as done:
+        exit_now(done.code)
+    exit_now(0)
 
 
 def exit_now(code: object = 0) -> NoReturn:

@@ -76,6 +76,7 @@ ENGINE_FILES = (
     "cli/options.py",
     "cli/outfile.py",
     "cli/selfcheck.py",
+    "cli/shutdown.py",
     "cli/student.py",
 )
 #: Modules of a pack that ship as code (check modules ``test_*`` ship when they hold a visible check).
@@ -433,13 +434,28 @@ def _copy_engine(dest: Path) -> None:
     for package in ("cli", "batch", "engine"):
         (dest / package / "__init__.py").touch()
     (dest / "cli" / "__init__.py").write_text(
-        f'"""The student bundle\'s ``grade`` command."""\n\nfrom {PACKAGE}.cli.student import main\n\n'
-        '__all__ = ["main"]\n',
+        textwrap.dedent(
+            f"""\
+            \"\"\"The student bundle's ``grade`` command.\"\"\"
+
+            from typing import NoReturn
+
+            from {PACKAGE}.cli.shutdown import run_command
+            from {PACKAGE}.cli.student import main
+
+            __all__ = ["console_main", "main"]
+
+
+            def console_main() -> NoReturn:
+                \"\"\"The ``grade`` executable: run the command line, then end the process with its status.\"\"\"
+                run_command(main)
+            """
+        ),
         encoding="utf-8",
     )
     (dest / "cli" / "__main__.py").write_text(
-        f'"""``python -m {PACKAGE}.cli``: the ``grade`` command."""\n\nfrom {PACKAGE}.cli import main\n\n'
-        'main(prog_name="grade")\n',
+        f'"""``python -m {PACKAGE}.cli``: the ``grade`` command."""\n\nfrom {PACKAGE}.cli import console_main\n\n'
+        "console_main()\n",
         encoding="utf-8",
     )
     (dest / "assignments").mkdir(exist_ok=True)
@@ -462,7 +478,7 @@ def _pyproject(assignment: Assignment) -> str:
         dependencies = ["numpy>=1.24", "torch>=2.10,<3", "pydantic>=2.6,<3", "click>=8.1", "pytest>=8"]
 
         [project.scripts]
-        grade = "{PACKAGE}.cli:main"
+        grade = "{PACKAGE}.cli:console_main"
 
         [tool.setuptools.packages.find]
         include = ["{PACKAGE}*"]
