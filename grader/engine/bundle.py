@@ -66,6 +66,7 @@ ENGINE_FILES = (
     "engine/rubric.py",
     "engine/rubric.ini",
     "engine/secret.py",
+    "engine/shared_data.py",
     "engine/tar_intake.py",
     "engine/validate.py",
     "batch/__init__.py",

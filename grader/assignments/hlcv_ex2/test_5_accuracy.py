@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from grader.engine.compare import CheckFailed, as_array, as_dict
+from grader.engine.shared_data import place_arrays
 from grader.worker.protocol import Ref
-from reference.cifar10 import CifarError, load_cifar10
+from reference.cifar10 import CifarError, CifarSplit, load_cifar10
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, accuracy
 
 from .fixtures import NUMPY_FILE, NUMPY_MODULE, TORCH_FILE, TORCH_MODULE, reference_mlp
@@ -26,20 +27,32 @@ NUM_CLASSES = 10
 BOOKKEEPING = 1000
 
 
+#: Per data folder, once per process: the validation images and labels, which stay on the trusted side.
+_VALIDATION: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
 @pytest.fixture(scope="module")
 def cifar(data_dir, training_data_dir, settings):
+    """The exercise's split: read and normalised once per process (a batch worker grades many
+    submissions); its training images and labels linked read-only into the training worker's folder."""
     if settings.accuracy_mode == "off":
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    try:
+    key = str(Path(data_dir).resolve())
+
+    def load() -> dict[str, np.ndarray]:
         split = load_cifar10(Path(data_dir))
+        _VALIDATION[key] = (split.X_val, split.y_val)
+        return {"X_train": split.X_train.astype(np.float32), "y_train": split.y_train.astype(np.int64)}
+
+    try:
+        train = place_arrays(training_data_dir, ("hlcv-ex2", key), load)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    if settings.accuracy_mode == "retrain":
-        np.save(training_data_dir / "X_train.npy", split.X_train.astype(np.float32))
-        np.save(training_data_dir / "y_train.npy", split.y_train.astype(np.int64))
-    return split
+    X_val, y_val = _VALIDATION[key]
+    empty = np.empty((0, X_val.shape[1]), np.float32)
+    return CifarSplit(train["X_train"], train["y_train"], X_val, y_val, empty, np.empty(0, np.int64))
 
 
 def _hyperparams(submission_dir: Path):
