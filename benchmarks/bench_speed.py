@@ -156,6 +156,13 @@ def measure(args: argparse.Namespace, submission: Path, work: Path) -> dict[str,
     return figures
 
 
+def _batch_row(what: str, run: dict[str, Any], warm: float) -> tuple[str, str, str]:
+    """A batch's line of the table: its wall time, and per submission, over the warm floor."""
+    over = run["per_submission_s"] - warm
+    notes = f"{run['per_submission_s']:.2f} s each ({over:+.2f} s over the warm floor), {run['per_minute']:.0f}/min"
+    return what, f"{run['wall_s']:.1f} s", notes
+
+
 def print_table(figures: dict[str, Any]) -> None:
     bare = figures["bare"]
     # The cold floor is one run in a fresh interpreter: the whole process less the repeated runs.
@@ -183,15 +190,7 @@ def print_table(figures: dict[str, Any]) -> None:
         rows.append((f"grade one submission, {name}", "n/a", reason))
     batch = figures["batch"]
     for label, run in batch.items():
-        over = run["per_submission_s"] - warm
-        rows.append(
-            (
-                f"batch of {figures['class_size']}, {label} ({run['graded']} graded)",
-                f"{run['wall_s']:.1f} s",
-                f"{run['per_submission_s']:.2f} s each ({over:+.2f} s over the warm floor), "
-                f"{run['per_minute']:.0f}/min",
-            )
-        )
+        rows.append(_batch_row(f"batch of {figures['class_size']}, {label} ({run['graded']} graded)", run, warm))
         kinds = ", ".join(f"{kind} {seconds:.2f} s" for kind, seconds in run["median_s_by_kind"].items())
         rows.append(("  median per kind of submission", "", kinds))
     one, two, fresh = batch.get("--jobs 1"), batch.get("--jobs 2"), batch.get("--jobs 2, fresh workers")
@@ -203,15 +202,9 @@ def print_table(figures: dict[str, Any]) -> None:
         rows.append(("zygote over fresh workers, --jobs 2", f"{fresh['wall_s'] / two['wall_s']:.2f}x", ""))
     ordinary = figures.get("ordinary", {})
     for label, run in ordinary.items():
-        over = run["per_submission_s"] - warm
-        rows.append(
-            (
-                f"batch of {figures['ordinary_size']} ordinary (good and buggy), {label}",
-                f"{run['wall_s']:.1f} s",
-                f"{run['per_submission_s']:.2f} s each ({over:+.2f} s over the warm floor), "
-                f"{run['per_minute']:.0f}/min" + ("; target: 200 in under 4 min" if label == "--jobs 2" else ""),
-            )
-        )
+        what = f"batch of {figures['ordinary_size']} ordinary (good and buggy), {label}"
+        what, figure, notes = _batch_row(what, run, warm)
+        rows.append((what, figure, notes + ("; target: 200 in under 4 min" if label == "--jobs 2" else "")))
     one, two = ordinary.get("--jobs 1"), ordinary.get("--jobs 2")
     if one and two:
         rows.append(("--jobs 2 over --jobs 1, ordinary class", f"{one['wall_s'] / two['wall_s']:.2f}x", "target 1.8x"))
