@@ -53,6 +53,12 @@ def place_arrays(folder: Path, key: Hashable, make: Callable[[], Mapping[str, np
     return arrays
 
 
+def folder_signature(folder: Path) -> tuple:
+    """The files under ``folder`` with their sizes and modification times: part of a key, so that a
+    data set changed on disk is made again."""
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()))
+
+
 def _save(arrays: Mapping[str, np.ndarray]) -> dict[str, Path]:
     """Write the arrays as read-only ``NAME.npy`` files in a new folder of the private one."""
     folder = _private_folder() / str(len(_made))
@@ -62,7 +68,7 @@ def _save(arrays: Mapping[str, np.ndarray]) -> dict[str, Path]:
         if not name.isidentifier():
             raise ValueError(f"a training array's name must be an identifier, got {name!r}")
         path = folder / f"{name}.npy"
-        np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+        np.save(path, array, allow_pickle=False)  # keeps the array's order (Fortran order stays so)
         path.chmod(0o444)
         files[name] = path
     return files

@@ -35,12 +35,18 @@ def standardised_split(cifar_dir: str | Path) -> CifarSplit:
     return CifarSplit(rows[0], labels[0], rows[1], labels[1], rows[2], labels[2])
 
 
+def folder_arrays(split: CifarSplit, with_test: bool = False) -> dict[str, np.ndarray]:
+    """The data folder's arrays by name, as stored (the test arrays only when ``with_test``)."""
+    return {
+        name: getattr(split, name).astype(np.int64 if name.startswith("y") else np.float32)
+        for name in (FILES if with_test else FILES[:4])
+    }
+
+
 def write_folder(split: CifarSplit, folder: str | Path, with_test: bool = False) -> None:
     """Write the split as the data folder (the test files only when ``with_test``)."""
-    folder = Path(folder)
-    for name in FILES if with_test else FILES[:4]:
-        array = getattr(split, name)
-        np.save(folder / f"{name}.npy", array.astype(np.int64 if name.startswith("y") else np.float32))
+    for name, array in folder_arrays(split, with_test).items():
+        np.save(Path(folder) / f"{name}.npy", array)
 
 
 def load_folder(folder: str | Path) -> dict[str, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from grader.engine.compare import CheckFailed, as_array, as_dict
-from grader.engine.shared_data import place_arrays
+from grader.engine.shared_data import folder_signature, place_arrays
 from grader.worker.protocol import Ref
 from reference.cifar10 import CifarError, CifarSplit, load_cifar10
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, accuracy
@@ -28,7 +28,7 @@ BOOKKEEPING = 1000
 
 
 #: Per data folder, once per process: the validation images and labels, which stay on the trusted side.
-_VALIDATION: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+_VALIDATION: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +39,11 @@ def cifar(data_dir, training_data_dir, settings):
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    key = str(Path(data_dir).resolve())
+    folder = Path(data_dir).resolve()
+    key = (str(folder), folder_signature(folder))  # a data set changed on disk is read again
 
     def load() -> dict[str, np.ndarray]:
-        split = load_cifar10(Path(data_dir))
+        split = load_cifar10(folder)
         _VALIDATION[key] = (split.X_val, split.y_val)
         return {"X_train": split.X_train.astype(np.float32), "y_train": split.y_train.astype(np.int64)}
 

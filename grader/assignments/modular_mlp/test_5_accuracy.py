@@ -8,13 +8,15 @@ through the reference forward pass on the test batch, whose images and labels ne
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from grader.engine.shared_data import folder_signature, place_arrays
 from grader.pack import CheckFailed, Ref, as_array, needs, points, preload, title, training
-from reference.cifar10 import CifarError
+from reference.cifar10 import CifarError, CifarSplit
 from reference.modular_mlp import data as cifar_folder
 from reference.modular_mlp import mlp_numpy, mlp_pytorch
 
@@ -26,17 +28,28 @@ TRAIN_SEED = 42
 NUM_CLASSES = 10
 
 
+@functools.lru_cache(maxsize=1)
+def _split(folder: Path, signature: tuple) -> CifarSplit:
+    """The standardised split, kept for the next grading in this process; ``signature`` (the data
+    folder's files, sizes and times) makes a changed data set load again."""
+    del signature
+    return cifar_folder.standardised_split(folder)
+
+
 @pytest.fixture(scope="module")
 def cifar(settings, data_dir, training_data_dir):
     if settings.accuracy == "off":
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
+    folder = Path(data_dir).resolve()
+    signature = folder_signature(folder)
     try:
-        split = cifar_folder.standardised_split(Path(data_dir))
+        split = _split(folder, signature)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    cifar_folder.write_folder(split, training_data_dir)
+    # The training and validation files, written once per process and linked into this grading's folder.
+    place_arrays(training_data_dir, ("modular-mlp", folder, signature), lambda: cifar_folder.folder_arrays(split))
     return split
 
 

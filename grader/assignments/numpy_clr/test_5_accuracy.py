@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.engine.shared_data import folder_signature, place_arrays
 from grader.pack import CheckFailed, Ref, needs, points, title, training
 from reference.cifar10 import CifarError
 from reference.numpy_clr import compute_accuracy, init_weights, one_hot
@@ -40,10 +41,6 @@ def _splits(folder: Path, signature: tuple) -> tuple[CifarColumns, CifarColumns]
     return sets
 
 
-def _signature(folder: Path) -> tuple:
-    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()))
-
-
 @pytest.fixture(scope="module")
 def cifar(settings, data_dir, training_data_dir) -> dict[str, CifarColumns]:
     """Both runs' data sets; their training and validation parts written for the sandbox to map."""
@@ -51,19 +48,27 @@ def cifar(settings, data_dir, training_data_dir) -> dict[str, CifarColumns]:
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
+    folder = Path(data_dir).resolve()
+    signature = folder_signature(folder)
     try:
-        folder = Path(data_dir).resolve()
-        first, final = _splits(folder, _signature(folder))
+        first, final = _splits(folder, signature)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
     sets = {"config1": first, "final": final}
-    for run, data in sets.items():
-        prefix = RUNS[run]
-        # d x n, one image per contiguous column (Fortran order), so a batch is one slice of the file.
-        np.save(training_data_dir / f"{prefix}X.npy", data.X)
-        np.save(training_data_dir / f"{prefix}Y.npy", one_hot(data.y, K))
-        np.save(training_data_dir / f"{prefix}X_val.npy", data.X_val)
-        np.save(training_data_dir / f"{prefix}Y_val.npy", one_hot(data.y_val, K))
+
+    def training_files() -> dict[str, np.ndarray]:
+        files = {}
+        for run, data in sets.items():
+            prefix = RUNS[run]
+            # d x n, one image per contiguous column (Fortran order), so a batch is one slice of the file.
+            files[f"{prefix}X"] = data.X
+            files[f"{prefix}Y"] = one_hot(data.y, K)
+            files[f"{prefix}X_val"] = data.X_val
+            files[f"{prefix}Y_val"] = one_hot(data.y_val, K)
+        return files
+
+    # Written once per process and linked into this grading's folder (grader.engine.shared_data).
+    place_arrays(training_data_dir, ("numpy-clr", folder, signature), training_files)
     return sets
 
 
