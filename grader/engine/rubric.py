@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -391,6 +392,8 @@ class GradingPlugin:
         hidden, training = _worker_key(item)
         check = self._checks.pop(item.nodeid, Check())
         status, message, diagnosis = self._verdict(call, report, check)
+        if status == "error" and message.startswith("internal error") and call.excinfo is not None:
+            _show_traceback(item.nodeid, call.excinfo.value)
         status, message, diagnosis = self._attribute(item, call, status, message, diagnosis)
         if status == "passed":
             fraction = 1.0 if check.fraction is None else check.fraction
@@ -470,6 +473,21 @@ class GradingPlugin:
             return "failed", str(error).split("\nassert")[0], check.diagnosis
         name = type(error).__name__ if error else "unknown error"
         return "error", f"internal error in this check ({name}: {error}); please report it", None
+
+
+#: Set to ``1``: the traceback of an internal error in a check goes to standard error (never into the result).
+DEBUG_ENV = "BACKPROP_GRADER_DEBUG"
+
+
+def _show_traceback(nodeid: str, error: BaseException) -> None:
+    """For the grader's maintainers: where a check failed by itself. The result only names the error,
+    since students read it; the traceback goes to the process's real standard error, and only when
+    ``BACKPROP_GRADER_DEBUG=1``."""
+    if os.environ.get(DEBUG_ENV) != "1" or sys.__stderr__ is None:
+        return
+    text = "".join(traceback.format_exception(error))
+    sys.__stderr__.write(f"internal error in {nodeid}:\n{text}")
+    sys.__stderr__.flush()
 
 
 class PackModule(pytest.Module):
