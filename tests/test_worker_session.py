@@ -661,3 +661,23 @@ def test_close_leaves_no_process_behind(backend: Sandbox, submission: Path) -> N
     assert len(sandbox_pids(DAEMON_SLOT, [namespace])) >= 2, "the worker and its daemon should be visible before close"
     session.close()
     assert wait_until_gone(DAEMON_SLOT, [namespace]) == []
+
+
+def test_sessions_leave_no_descriptor_open(backend: Sandbox, submission: Path) -> None:
+    """Pipes, selectors and sockets of a worker are released whether it ended well, crashed or hung."""
+
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def one_session() -> None:
+        with _new_session(backend, submission, OWN_SLOT) as session:
+            assert_answers(session)
+            with pytest.raises(WorkerFailure):
+                call(session, "hang", "sleep", timeout=0.5)
+            assert_answers(session)
+
+    one_session()  # anything opened once per process (the zygote, a client) is open from now on
+    before = open_descriptors()
+    for _ in range(3):
+        one_session()
+    assert open_descriptors() == before

@@ -99,6 +99,21 @@ class _Live:
     output: _OutputCollector
     generation: int
     buffer: bytearray = dataclasses.field(default_factory=bytearray)
+    #: Waits for the worker's replies; one per worker, not one per read (a grading makes hundreds).
+    replies: selectors.BaseSelector | None = None
+
+    def reply_selector(self) -> selectors.BaseSelector:
+        if self.replies is None:
+            self.replies = selectors.DefaultSelector()
+            self.replies.register(self.process.stdout.fileno(), selectors.EVENT_READ)
+        return self.replies
+
+    def close(self) -> None:
+        """Kill the worker and everything it started, and release the reply selector."""
+        self.process.close()
+        if self.replies is not None:
+            self.replies.close()
+            self.replies = None
 
 
 class WorkerSession:
@@ -206,7 +221,7 @@ class WorkerSession:
         with self._starting:
             live, self._live = self._live, None
         if live is not None:
-            live.process.close()
+            live.close()
             live.output.join(timeout=2)
 
     def restart(self) -> None:
@@ -355,21 +370,20 @@ class WorkerSession:
 
     def _read_bytes(self, live: _Live, n: int, deadline: float, what: str) -> bytes:
         fd = live.process.stdout.fileno()
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_READ)
-            while len(live.buffer) < n:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not selector.select(remaining):
-                    if time.monotonic() >= deadline:
-                        self._fail(live, "timeout", f"{what} did not finish within {self._limit_s:g} s")
-                    continue
-                try:
-                    chunk = os.read(fd, max(1 << 16, n - len(live.buffer)))
-                except OSError:
-                    chunk = b""
-                if not chunk:
-                    self._fail(live, "crash", self._death_message(live, what))
-                live.buffer += chunk
+        selector = live.reply_selector()
+        while len(live.buffer) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                if time.monotonic() >= deadline:
+                    self._fail(live, "timeout", f"{what} did not finish within {self._limit_s:g} s")
+                continue
+            try:
+                chunk = os.read(fd, max(1 << 16, n - len(live.buffer)))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._fail(live, "crash", self._death_message(live, what))
+            live.buffer += chunk
         data = bytes(live.buffer[:n])
         del live.buffer[:n]
         return data
@@ -402,7 +416,7 @@ class WorkerSession:
         """Kill the worker and raise; a later request starts a fresh one."""
         if self._live is live:
             self._live = None
-        live.process.close()
+        live.close()
         live.output.join(timeout=2)
         self._orphan_output += live.output.take()
         raise WorkerFailure(kind, message)
