@@ -1,4 +1,4 @@
-"""Training arrays are made once per process and linked read-only into every grading's folder."""
+"""A data set is read once per process; its training arrays are linked read-only into every grading's folder."""
 
 from __future__ import annotations
 
@@ -8,24 +8,32 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.engine.shared_data import place_arrays
+from grader.engine.shared_data import share_data_set
+
+TRAINING = {"X_train": np.arange(12.0).reshape(3, 4), "y_train": np.array([2, 0, 1])}
 
 
-def test_arrays_are_made_once_and_every_folder_gets_the_same_read_only_files(tmp_path: Path) -> None:
-    made = []
+def _folders(tmp_path: Path, *names: str) -> list[Path]:
+    folders = [tmp_path / name for name in names]
+    for folder in folders:
+        folder.mkdir()
+    return folders
 
-    def make() -> dict[str, np.ndarray]:
-        made.append(1)
-        return {"X_train": np.arange(12.0).reshape(3, 4), "y_train": np.array([2, 0, 1])}
 
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    key = ("test", str(tmp_path))
-    arrays = place_arrays(first, key, make)
-    again = place_arrays(second, key, make)
-    assert len(made) == 1
-    for name, expected in make().items():
+def test_a_data_set_is_read_once_and_every_grading_gets_the_same_read_only_files(tmp_path: Path) -> None:
+    data, first, second = _folders(tmp_path, "data", "first", "second")
+    (data / "batch").write_bytes(b"images")
+    reads = []
+
+    def load(folder: Path) -> tuple[str, dict[str, np.ndarray]]:
+        reads.append(folder)
+        return "kept by the checks", TRAINING
+
+    kept, arrays = share_data_set("test-pack", data, first, load)
+    kept_again, again = share_data_set("test-pack", data, second, load)
+    assert reads == [data.resolve()]
+    assert kept == kept_again == "kept by the checks"
+    for name, expected in TRAINING.items():
         for folder in (first, second):
             path = folder / f"{name}.npy"
             assert np.array_equal(np.load(path), expected)
@@ -37,6 +45,23 @@ def test_arrays_are_made_once_and_every_folder_gets_the_same_read_only_files(tmp
             assert np.array_equal(returned, expected)
 
 
+def test_a_data_set_changed_on_disk_is_read_again(tmp_path: Path) -> None:
+    data, first, second = _folders(tmp_path, "data", "first", "second")
+    (data / "batch").write_bytes(b"images")
+    reads = []
+
+    def load(folder: Path) -> tuple[int, dict[str, np.ndarray]]:
+        reads.append(folder)
+        return len(reads), {"X_train": np.full(3, float(len(reads)))}
+
+    share_data_set("changing-pack", data, first, load)
+    (data / "batch").write_bytes(b"other images")
+    kept, arrays = share_data_set("changing-pack", data, second, load)
+    assert kept == 2 and np.array_equal(arrays["X_train"], np.full(3, 2.0))
+    assert np.array_equal(np.load(first / "X_train.npy"), np.full(3, 1.0))  # the first grading's copy stays
+
+
 def test_a_name_the_sandbox_cannot_ask_for_is_refused(tmp_path: Path) -> None:
+    data, training = _folders(tmp_path, "data", "training")
     with pytest.raises(ValueError, match="identifier"):
-        place_arrays(tmp_path, ("test", "bad name", str(tmp_path)), lambda: {"X-train": np.zeros(2)})
+        share_data_set("bad-name-pack", data, training, lambda folder: (None, {"X-train": np.zeros(2)}))

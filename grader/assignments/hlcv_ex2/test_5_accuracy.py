@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from grader.engine.compare import CheckFailed, as_array, as_dict
-from grader.engine.shared_data import folder_signature, place_arrays
+from grader.engine.shared_data import share_data_set
 from grader.worker.protocol import Ref
 from reference.cifar10 import CifarError, CifarSplit, load_cifar10
 from reference.hlcv_ex2.two_layernet import PARAM_NAMES, accuracy
@@ -27,8 +27,11 @@ NUM_CLASSES = 10
 BOOKKEEPING = 1000
 
 
-#: Per data folder, once per process: the validation images and labels, which stay on the trusted side.
-_VALIDATION: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+def _load(folder: Path) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+    """The validation images and labels, kept on the trusted side, and the training split for the sandbox."""
+    split = load_cifar10(folder)
+    train = {"X_train": split.X_train.astype(np.float32), "y_train": split.y_train.astype(np.int64)}
+    return (split.X_val, split.y_val), train
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +42,10 @@ def cifar(data_dir, training_data_dir, settings):
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    folder = Path(data_dir).resolve()
-    key = (str(folder), folder_signature(folder))  # a data set changed on disk is read again
-
-    def load() -> dict[str, np.ndarray]:
-        split = load_cifar10(folder)
-        _VALIDATION[key] = (split.X_val, split.y_val)
-        return {"X_train": split.X_train.astype(np.float32), "y_train": split.y_train.astype(np.int64)}
-
     try:
-        train = place_arrays(training_data_dir, ("hlcv-ex2", key), load)
+        (X_val, y_val), train = share_data_set("hlcv-ex2", data_dir, training_data_dir, _load)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    X_val, y_val = _VALIDATION[key]
     empty = np.empty((0, X_val.shape[1]), np.float32)
     return CifarSplit(train["X_train"], train["y_train"], X_val, y_val, empty, np.empty(0, np.int64))
 

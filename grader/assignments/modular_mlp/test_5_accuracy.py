@@ -8,13 +8,12 @@ through the reference forward pass on the test batch, whose images and labels ne
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.engine.shared_data import folder_signature, place_arrays
+from grader.engine.shared_data import share_data_set
 from grader.pack import CheckFailed, Ref, as_array, needs, points, preload, title, training
 from reference.cifar10 import CifarError, CifarSplit
 from reference.modular_mlp import data as cifar_folder
@@ -28,12 +27,11 @@ TRAIN_SEED = 42
 NUM_CLASSES = 10
 
 
-@functools.lru_cache(maxsize=1)
-def _split(folder: Path, signature: tuple) -> CifarSplit:
-    """The standardised split, kept for the next grading in this process; ``signature`` (the data
-    folder's files, sizes and times) makes a changed data set load again."""
-    del signature
-    return cifar_folder.standardised_split(folder)
+def _load(folder: Path) -> tuple[CifarSplit, dict[str, np.ndarray]]:
+    """The standardised split, kept for every grading of this process, and its training and validation
+    files for the sandbox."""
+    split = cifar_folder.standardised_split(folder)
+    return split, cifar_folder.folder_arrays(split)
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +40,10 @@ def cifar(settings, data_dir, training_data_dir):
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    folder = Path(data_dir).resolve()
-    signature = folder_signature(folder)
     try:
-        split = _split(folder, signature)
+        split, _ = share_data_set("modular-mlp", data_dir, training_data_dir, _load)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    # The training and validation files, written once per process and linked into this grading's folder.
-    place_arrays(training_data_dir, ("modular-mlp", folder, signature), lambda: cifar_folder.folder_arrays(split))
     return split
 
 

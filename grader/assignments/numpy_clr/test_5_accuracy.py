@@ -7,13 +7,12 @@ never enter the sandbox.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from grader.engine.shared_data import folder_signature, place_arrays
+from grader.engine.shared_data import share_data_set
 from grader.pack import CheckFailed, Ref, needs, points, title, training
 from reference.cifar10 import CifarError
 from reference.numpy_clr import compute_accuracy, init_weights, one_hot
@@ -28,47 +27,36 @@ INIT_SEED = 0
 RUNS = {"config1": "C1_", "final": ""}
 
 
-@functools.lru_cache(maxsize=1)
-def _splits(folder: Path, signature: tuple) -> tuple[CifarColumns, CifarColumns]:
-    """Both data sets, kept for the next grading in this process (a class is graded against one
-    data set; reading and standardising it takes longer than most checks). ``signature`` (the batch
-    files' sizes and modification times) makes a changed data set load again."""
-    del signature
-    sets = cifar_splits(folder)
-    for data in sets:
+def _load(folder: Path) -> tuple[dict[str, CifarColumns], dict[str, np.ndarray]]:
+    """Both runs' data sets, kept for every grading of this process (so made read-only), and their
+    training and validation parts for the sandbox to map."""
+    first, final = cifar_splits(folder)
+    sets = {"config1": first, "final": final}
+    files = {}
+    for run, data in sets.items():
         for array in vars(data).values():
-            array.setflags(write=False)  # shared by every grading in this process
-    return sets
+            array.setflags(write=False)
+        prefix = RUNS[run]
+        # d x n, one image per contiguous column (Fortran order), so a batch is one slice of the file.
+        files[f"{prefix}X"] = data.X
+        files[f"{prefix}Y"] = one_hot(data.y, K)
+        files[f"{prefix}X_val"] = data.X_val
+        files[f"{prefix}Y_val"] = one_hot(data.y_val, K)
+    return sets, files
 
 
 @pytest.fixture(scope="module")
 def cifar(settings, data_dir, training_data_dir) -> dict[str, CifarColumns]:
-    """Both runs' data sets; their training and validation parts written for the sandbox to map."""
+    """Both runs' data sets, read once per process; their training and validation parts linked into the
+    training worker's folder."""
     if settings.accuracy == "off":
         pytest.skip("accuracy checks are turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    folder = Path(data_dir).resolve()
-    signature = folder_signature(folder)
     try:
-        first, final = _splits(folder, signature)
+        sets, _ = share_data_set("numpy-clr", data_dir, training_data_dir, _load)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    sets = {"config1": first, "final": final}
-
-    def training_files() -> dict[str, np.ndarray]:
-        files = {}
-        for run, data in sets.items():
-            prefix = RUNS[run]
-            # d x n, one image per contiguous column (Fortran order), so a batch is one slice of the file.
-            files[f"{prefix}X"] = data.X
-            files[f"{prefix}Y"] = one_hot(data.y, K)
-            files[f"{prefix}X_val"] = data.X_val
-            files[f"{prefix}Y_val"] = one_hot(data.y_val, K)
-        return files
-
-    # Written once per process and linked into this grading's folder (grader.engine.shared_data).
-    place_arrays(training_data_dir, ("numpy-clr", folder, signature), training_files)
     return sets
 
 

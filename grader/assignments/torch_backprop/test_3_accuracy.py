@@ -8,13 +8,12 @@ weights and measures validation and test accuracy with the reference forward pas
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from grader.engine.shared_data import folder_signature, place_arrays
+from grader.engine.shared_data import share_data_set
 from grader.pack import CheckFailed, Ref, as_array, needs, points, preload, title, training
 
 from .fixtures import FILE, MODULE, data_objects
@@ -30,29 +29,19 @@ def cifar2(data_dir, training_data_dir, settings):
         pytest.skip("the accuracy check is turned off for this assignment")
     if data_dir is None:
         pytest.skip("CIFAR-10 is not available: pass --data-dir or set BACKPROP_GRADER_DATA_DIR")
-    folder = Path(data_dir).resolve()
-    signature = folder_signature(folder)
     try:
-        split = _cifar2(folder, signature)
+        split, _ = share_data_set("torch-backprop", data_dir, training_data_dir, _load)
     except CifarError as exc:
         pytest.skip(f"CIFAR-10 could not be read: {exc}")
-    # Written once per process and linked into this grading's folder (grader.engine.shared_data).
-    place_arrays(
-        training_data_dir,
-        ("torch-backprop", folder, signature),
-        lambda: {"X_train": split.X_train, "y_train": split.y_train},
-    )
     return split
 
 
-@functools.lru_cache(maxsize=1)
-def _cifar2(folder: Path, signature: tuple) -> Any:
-    """CIFAR-2, kept for the next grading in this process; ``signature`` (the data folder's files,
-    sizes and times) makes a changed data set load again."""
+def _load(folder: Path) -> tuple[Any, dict[str, Any]]:
+    """CIFAR-2, kept for every grading of this process, and its training split for the sandbox."""
     from reference.torch_backprop.cifar2 import load_cifar2
 
-    del signature
-    return load_cifar2(folder)
+    split = load_cifar2(folder)
+    return split, {"X_train": split.X_train, "y_train": split.y_train}
 
 
 @points(15)
