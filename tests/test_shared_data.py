@@ -13,16 +13,17 @@ from grader.engine.shared_data import share_data_set
 TRAINING = {"X_train": np.arange(12.0).reshape(3, 4), "y_train": np.array([2, 0, 1])}
 
 
-def _folders(tmp_path: Path, *names: str) -> list[Path]:
-    folders = [tmp_path / name for name in names]
+def _folders(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A data folder holding one file, and two gradings' training folders."""
+    folders = tmp_path / "data", tmp_path / "first", tmp_path / "second"
     for folder in folders:
         folder.mkdir()
+    (folders[0] / "batch").write_bytes(b"images")
     return folders
 
 
 def test_a_data_set_is_read_once_and_every_grading_gets_the_same_read_only_files(tmp_path: Path) -> None:
-    data, first, second = _folders(tmp_path, "data", "first", "second")
-    (data / "batch").write_bytes(b"images")
+    data, first, second = _folders(tmp_path)
     reads = []
 
     def load(folder: Path) -> tuple[str, dict[str, np.ndarray]]:
@@ -46,8 +47,7 @@ def test_a_data_set_is_read_once_and_every_grading_gets_the_same_read_only_files
 
 
 def test_a_data_set_changed_on_disk_is_read_again(tmp_path: Path) -> None:
-    data, first, second = _folders(tmp_path, "data", "first", "second")
-    (data / "batch").write_bytes(b"images")
+    data, first, second = _folders(tmp_path)
     reads = []
 
     def load(folder: Path) -> tuple[int, dict[str, np.ndarray]]:
@@ -62,6 +62,6 @@ def test_a_data_set_changed_on_disk_is_read_again(tmp_path: Path) -> None:
 
 
 def test_a_name_the_sandbox_cannot_ask_for_is_refused(tmp_path: Path) -> None:
-    data, training = _folders(tmp_path, "data", "training")
+    data, training, _ = _folders(tmp_path)
     with pytest.raises(ValueError, match="identifier"):
         share_data_set("bad-name-pack", data, training, lambda folder: (None, {"X-train": np.zeros(2)}))
