@@ -342,18 +342,25 @@ class WorkerSession:
         fd = live.process.stdin.fileno()
         os.set_blocking(fd, False)
         rest = data
-        with selectors.DefaultSelector() as selector:
-            selector.register(fd, selectors.EVENT_WRITE)
-            while rest:
+        selector: selectors.BaseSelector | None = None  # only when the pipe is full: a request usually fits
+        try:
+            while True:
                 try:
                     rest = rest[os.write(fd, rest) :]
                 except BlockingIOError:
                     pass
                 except OSError:  # a broken pipe: the worker is gone
                     self._fail(live, "crash", self._death_message(live, what))
-                if rest and not selector.select(max(0.0, deadline - time.monotonic())):
-                    if time.monotonic() >= deadline:
-                        self._fail(live, "timeout", self._unread(what))
+                if not rest:
+                    return
+                if selector is None:
+                    selector = selectors.DefaultSelector()
+                    selector.register(fd, selectors.EVENT_WRITE)
+                if not selector.select(max(0.0, deadline - time.monotonic())) and time.monotonic() >= deadline:
+                    self._fail(live, "timeout", self._unread(what))
+        finally:
+            if selector is not None:
+                selector.close()
 
     def _unread(self, what: str) -> str:
         return f"{what} did not finish within {self._limit_s:g} s (the request was not read)"
