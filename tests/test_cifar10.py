@@ -92,7 +92,8 @@ def assert_split_matches(split: CifarSplit, batches, **kwargs):
     for got, want in ((split.X_train, X_tr), (split.X_val, X_va), (split.X_test, X_te)):
         assert got.dtype == np.float32
         assert got.shape == want.shape
-        assert np.allclose(got, want, rtol=0, atol=1e-4)
+        # Computed in float64 and rounded to float32 once: equal to the last bit.
+        assert np.array_equal(got, want.astype(np.float32))
     for got, want in ((split.y_train, y_tr), (split.y_val, y_va), (split.y_test, y_te)):
         assert got.dtype == np.int64
         assert np.array_equal(got, want)
@@ -141,6 +142,16 @@ def test_validation_is_taken_right_after_training_across_batches(tmp_path):
     write_binary_release(tmp_path, batches)
     split = load_cifar10(tmp_path, num_training=30, num_validation=25, num_test=20)
     assert_split_matches(split, batches, num_training=30, num_validation=25, num_test=20)
+
+
+def test_normalising_block_by_block_changes_no_value(tmp_path, monkeypatch):
+    # Blocks of 7 rows: every split ends inside a block, and the mean is still of all training rows.
+    monkeypatch.setattr("reference.cifar10.ROWS_PER_BLOCK", 7)
+    batches = make_batches(6)
+    write_python_release(tmp_path, batches)
+    for subtract_mean in (True, False):
+        split = load_cifar10(tmp_path, subtract_mean=subtract_mean, **SPLIT)
+        assert_split_matches(split, batches, subtract_mean=subtract_mean)
 
 
 def test_without_mean_subtraction_values_are_raw_pixels(tmp_path):
