@@ -233,7 +233,7 @@ def measure_sandboxes(names: list[str], submission: Path, repeat: int) -> dict[s
                 print(f"  round {round_ + 1}/{repeat}: {name}", file=sys.stderr, flush=True)
                 row = figures[name]
                 began = time.perf_counter()
-                result = grade(submission, GradeOptions(sandbox=sandbox))
+                result = grade(submission, GradeOptions(sandbox=sandbox, assignment="hlcv-ex2"))
                 row["grade_s"].append(time.perf_counter() - began)
                 row["rubric_s"].append(result.timings.get("rubric", 0.0))
                 row["scores"].add(f"{result.score:g}/{result.max_score:g}")
