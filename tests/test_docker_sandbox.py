@@ -33,9 +33,9 @@ from grader.sandbox.docker import (
     OWNER_LABEL,
     WORKER_SHA_LABEL,
     DockerSandbox,
-    _owner,
     connect,
 )
+from grader.sandbox.owners import current_owner
 from grader.sandbox.runtime import UID_BASE
 
 STANDIN = Path(__file__).with_name("sandbox_standin.py")
@@ -88,7 +88,7 @@ def engine():
 
 def _ours(engine) -> list[dict]:
     found = engine.api.containers(all=True, filters={"label": f"{CONTAINER_LABEL}=1"})
-    return [c for c in found if (c.get("Labels") or {}).get(OWNER_LABEL) == _owner()]
+    return [c for c in found if (c.get("Labels") or {}).get(OWNER_LABEL) == current_owner()]
 
 
 @pytest.fixture(autouse=True)

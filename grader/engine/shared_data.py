@@ -11,7 +11,8 @@ per grading.
 
 Isolation is unchanged: a file is linked only into folders that sandboxes see read-only, its mode is
 0444, and no sandbox can reach the private folder. The folder is removed when the process exits
-normally; a process killed outright leaves it in the temporary folder (``backprop-grader-shared-*``).
+normally. A process killed outright leaves it in the temporary folder (``backprop-grader-shared-*``,
+named after its owner) until the next grader on the host shares a data set and removes it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+
+from grader.sandbox.owners import current_owner, owner_alive
+
+#: Start of a private folder's name, followed by its owner and a random tail.
+PREFIX = "backprop-grader-shared-"
 
 _lock = threading.Lock()
 #: Per pack, the data set read last: its key, what the checks keep, and the files of its arrays.
@@ -101,6 +107,23 @@ def _save(arrays: Mapping[str, np.ndarray]) -> dict[str, Path]:
 def _private_folder() -> Path:
     global _folder
     if _folder is None:
-        _folder = Path(tempfile.mkdtemp(prefix="backprop-grader-shared-"))
+        _folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{current_owner()}-"))
         atexit.register(shutil.rmtree, _folder, True)
+        remove_abandoned_folders(_folder.parent)
     return _folder
+
+
+def remove_abandoned_folders(parent: Path) -> list[Path]:
+    """Remove the shared data folders in ``parent`` whose grader process is gone; return them.
+
+    A folder's name holds its owner (``grader.sandbox.owners``); folders of running graders, of other
+    hosts, and of unknown owners stay.
+    """
+    removed = []
+    for folder in parent.glob(f"{PREFIX}*"):
+        # mkdtemp's random tail never holds "-", so the owner is everything between prefix and last "-".
+        owner = folder.name[len(PREFIX) :].rpartition("-")[0]
+        if owner.count(":") == 2 and not owner_alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

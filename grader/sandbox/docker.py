@@ -31,7 +31,6 @@ import struct
 import threading
 import uuid
 import weakref
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ except ImportError:  # the SDK is a dependency; this only keeps a broken install
     docker = None
 
 from grader.sandbox.base import LaunchSpec, Limits, Sandbox, SandboxUnavailable, WorkerProcess
+from grader.sandbox.owners import current_owner, owner_alive
 from grader.sandbox.runtime import UID_BASE, worker_env
 
 IMAGE_REPOSITORY = "backprop-grader-worker"
@@ -105,41 +105,6 @@ def _inspect_image(client: docker.DockerClient, image: str) -> dict[str, Any]:
         raise SandboxUnavailable(f"the sandbox image {image} is not built: run `grade image build`") from None
     except (docker.errors.APIError, requests.exceptions.RequestException) as error:
         raise SandboxUnavailable(f"cannot inspect the sandbox image {image}: {_explain(error)}") from None
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (clock ticks since boot), or None if it is gone.
-
-    Together with the pid it names one process for good: a recycled pid has another start time.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _owner() -> str:
-    """This process as an owner label value (computed per call: a forked child is another owner)."""
-    return _owner_of(os.getpid())
-
-
-@cache
-def _owner_of(pid: int) -> str:
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid) or ''}"
-
-
-def _owner_alive(owner: str) -> bool:
-    """True when the grader named by an owner label may still be running (always for other hosts)."""
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return True  # another machine sharing the engine: not ours to judge
-    if not pid.isdigit():
-        return False
-    now = _start_time(int(pid))
-    return now is not None and (not started or now == started)
 
 
 class DockerSandbox(Sandbox):
@@ -229,7 +194,7 @@ class DockerSandbox(Sandbox):
                 user=f"{uid}:{uid}",
                 working_dir=INSIDE_SUBMISSION,
                 environment=_environment(spec.limits, spec.preload),
-                labels={CONTAINER_LABEL: "1", OWNER_LABEL: _owner()},
+                labels={CONTAINER_LABEL: "1", OWNER_LABEL: current_owner()},
                 stdin_open=True,  # also sets StdinOnce: when our attach connection ends, stdin is EOF inside
                 tty=False,
                 network_disabled=True,
@@ -284,7 +249,10 @@ def _image_worker_digest(client: docker.DockerClient, image_id: str) -> str | No
     api = client.api
     try:
         container = api.create_container(
-            image_id, command=["true"], network_disabled=True, labels={CONTAINER_LABEL: "1", OWNER_LABEL: _owner()}
+            image_id,
+            command=["true"],
+            network_disabled=True,
+            labels={CONTAINER_LABEL: "1", OWNER_LABEL: current_owner()},
         )
     except (docker.errors.APIError, requests.exceptions.RequestException):
         return None
@@ -593,7 +561,7 @@ def leftover_containers(client: docker.DockerClient | None = None, *, all_owners
     return [
         container["Id"]
         for container in found
-        if all_owners or not _owner_alive((container.get("Labels") or {}).get(OWNER_LABEL, ""))
+        if all_owners or not owner_alive((container.get("Labels") or {}).get(OWNER_LABEL, ""))
     ]
 
 
