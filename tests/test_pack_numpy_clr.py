@@ -2,7 +2,8 @@
 
 Expectations come from the corpus itself: the good submission is the handout's formulas written as a
 student would; each buggy variant carries one mistake and names the check that covers it and the
-catalogue entry that names it (``expect.json``); hostile cases say how many points they may get at
+catalogue entry that names it (``expect.json``; ``"hidden": true`` when only a hidden check can catch
+it); hostile cases say how many points they may get at
 most ("forge") or which checks they may cost ("disrupt"). Every submission is graded once per module
 (``grade()`` in-process) and the result shared by the tests that read it.
 """
@@ -79,13 +80,35 @@ def test_untouched_handout_gets_nothing_and_no_error(graded):
 def test_each_mistake_loses_points_on_its_check_and_is_named(graded, case):
     folder = CORPUS / "buggy" / case
     wanted = expect(folder)
-    # Every mistake is covered by a visible check: the hidden ones (and their workers) are left out.
-    result = graded(folder, visible_only=True)
+    # Most mistakes are covered by a visible check: the hidden ones (and their workers) are left out
+    # unless the case says only a hidden check catches it.
+    result = graded(folder, visible_only=not wanted.get("hidden", False))
     assert result.status == "graded"
     check = by_name(result)[wanted["check"]]
     assert check.score < check.max_score, check
     assert check.diagnosis == getattr(mutants, wanted["diagnosis"]), check
     assert result.score < sum(t.max_score for t in result.tests if t.status != "skipped")
+
+
+def test_the_trajectory_note_names_the_list_that_differs(graded, tmp_path):
+    """Only the accuracies wrong (divided by d, not n): the note names the training accuracy, not the
+    cost (which is right), and shows two different numbers."""
+    code = (CORPUS / "good" / "two_layer_clr.py").read_text()
+    right = "return float(np.mean(np.argmax(P, axis=0) == y))"
+    assert code.count(right) == 1
+    folder = tmp_path / "accuracy-over-d"
+    folder.mkdir()
+    (folder / "two_layer_clr.py").write_text(
+        code.replace(right, "return float(np.sum(np.argmax(P, axis=0) == y) / X.shape[0])")
+    )
+    (folder / "hyperparams.json").write_text((CORPUS / "good" / "hyperparams.json").read_text())
+    check = by_name(graded(folder, visible_only=True))["test_trajectory"]
+    assert check.score == 0, check
+    message, note = check.output.splitlines()
+    assert message.startswith("reduced configuration 1: differs from the reference: acc_train"), message
+    assert note.startswith("the training accuracy (acc_train) first differs after epoch 1: "), note
+    got, expected = note.split(": ")[-1].removesuffix(")").split(" (expected ")
+    assert got != expected
 
 
 @pytest.mark.parametrize("case", HOSTILE)

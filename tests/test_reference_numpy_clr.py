@@ -26,6 +26,7 @@ from grader.assignments.numpy_clr.mutants import (
     NUMERICAL_MUTANTS,
     ONE_SIDED,
     TRAINING_MUTANTS,
+    UNEVEN_MUTANTS,
 )
 from reference.gradcheck import numerical_gradient, relative_error
 from reference.numpy_clr import (
@@ -47,9 +48,11 @@ from reference.numpy_clr.problems import (
     REDUCED_D,
     REDUCED_INIT_SEED,
     TOY_LAM,
+    UNEVEN_N,
     K,
     reduced_data,
     toy_problem,
+    uneven_data,
 )
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "student_template" / "numpy-clr"
@@ -207,6 +210,21 @@ def test_a_partial_last_epoch_is_recorded():
     assert np.allclose(history["cost_train"], costs, rtol=1e-9, atol=0)
 
 
+def test_the_uneven_run_leaves_columns_out_and_records_its_partial_last_epoch():
+    """The trajectory check's second run: 950 images, 9 batches an epoch (50 columns unused), and the
+    100 updates end one update into the 12th epoch, which is recorded too."""
+    X, Y, X_val, Y_val = uneven_data()
+    assert X.shape == (REDUCED_D, UNEVEN_N) and UNEVEN_N % REDUCED["n_batch"] == 50
+    assert np.array_equal(X, reduced_data()[0][:, :UNEVEN_N])
+    start = init_weights(REDUCED_D, HIDDEN, K, REDUCED_INIT_SEED)
+    *weights, history = mini_batch_gd(X, Y, X_val, Y_val, REDUCED, *start, CONFIG_1_LAM)
+    independent, costs = autograd_training(X, Y, X_val, Y_val, REDUCED, start, CONFIG_1_LAM)
+    assert all(len(v) == 12 for v in history.values())
+    assert np.allclose(history["cost_train"], costs, rtol=1e-9, atol=0)
+    for got, want in zip(weights, independent, strict=True):
+        assert relative_error(got, want) < 1e-7
+
+
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # G with the wrong sign diverges to log(0)
 def test_every_mutant_changes_the_output():
     toy = toy_problem()
@@ -220,7 +238,8 @@ def test_every_mutant_changes_the_output():
     for name, fn in GRADIENT_MUTANTS:
         got = fn(toy.X, toy.Y, H, P, toy.W1, toy.W2, TOY_LAM)
         assert any(g.shape != e.shape or not np.allclose(g, e) for g, e in zip(got, expected, strict=True)), name
-    ts = range(0, 1500, 50)
+    # Every 50 updates, and next to the turning points of later cycles (where a wrong cycle index shows).
+    ts = [*range(0, 1500, 50), *(k * 500 + r for k in range(2, 10) for r in (-1, 1, 2))]
     for name, fn in ETA_MUTANTS:
         assert not np.allclose([fn(t, 1e-5, 0.1, 500) for t in ts], [cyclical_eta(t, 1e-5, 0.1, 500) for t in ts]), name
     X, Y, X_val, Y_val = reduced_data()
@@ -229,6 +248,14 @@ def test_every_mutant_changes_the_output():
     reference_costs = mini_batch_gd(*args, max_epochs=2)[4]["cost_train"]
     for name, fn in TRAINING_MUTANTS:
         assert not np.allclose(fn(*args, max_epochs=2)[4]["cost_train"], reference_costs, rtol=1e-6, atol=0), name
+    # The uneven run's mistakes change its history (they are compared over the whole run); they leave
+    # the reduced configuration 1 alone.
+    uneven = (*uneven_data(), *args[4:])
+    reference_costs = mini_batch_gd(*uneven)[4]["cost_train"]
+    for name, fn in UNEVEN_MUTANTS:
+        costs = fn(*uneven)[4]["cost_train"]
+        assert len(costs) != len(reference_costs) or not np.allclose(costs, reference_costs, rtol=1e-6), name
+        assert fn(*args)[4] == mini_batch_gd(*args)[4], name
 
 
 def write(tmp_path: Path, payload) -> Path:

@@ -31,6 +31,8 @@ CONFIG_1_LAM = 0.01
 #: The reduced configuration 1: 1,000 images of 100 dimensions, still one cycle = 10 epochs.
 REDUCED: TrainParams = {"n_batch": 100, "eta_min": 1e-5, "eta_max": 1e-1, "n_s": 50, "cycles": 1}
 REDUCED_N, REDUCED_N_VAL, REDUCED_D, REDUCED_SEED, REDUCED_INIT_SEED = 1000, 500, 100, 1, 2
+#: Training images of the uneven run (``REDUCED`` on fewer images): n % n_batch != 0, the last epoch partial.
+UNEVEN_N = 950
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,14 @@ def reduced_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     X, y = class_templates(REDUCED_SEED, REDUCED_N + REDUCED_N_VAL, REDUCED_D)
     train, val = slice(0, REDUCED_N), slice(REDUCED_N, None)
     return X[:, train], one_hot(y[train], K), X[:, val], one_hot(y[val], K)
+
+
+def uneven_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The reduced configuration 1's data with only its first ``UNEVEN_N`` training images: with
+    ``REDUCED`` an epoch is 9 batches (50 columns left over) and the 100 updates end one update into
+    the 12th epoch."""
+    X, Y, X_val, Y_val = reduced_data()
+    return np.ascontiguousarray(X[:, :UNEVEN_N]), np.ascontiguousarray(Y[:, :UNEVEN_N]), X_val, Y_val
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ def mini_batch_gd(
     gradients: GradientFn = compute_gradients,
     eta_of: EtaFn = cyclical_eta,
     eta_per_epoch: bool = False,
+    leftover_batch: bool = False,
+    whole_epochs: bool = False,
     max_epochs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, list[float]]]:
     """Train for ``2 n_s cycles`` updates; return the weights and the per-epoch history.
@@ -67,8 +69,9 @@ def mini_batch_gd(
     in that order (no shuffling; leftover columns are unused). Update ``t`` (from 0) uses
     ``cyclical_eta(t, ...)``. Training stops right after the last update, which may end an epoch
     early; the history gets one entry at the end of every epoch, the last one included.
-    ``gradients``, ``eta_of``, ``eta_per_epoch`` and ``max_epochs`` (stop after that many epochs)
-    exist for the mistake catalogue only.
+    ``gradients``, ``eta_of``, ``eta_per_epoch``, ``leftover_batch`` (the leftover columns make an
+    extra, smaller last batch), ``whole_epochs`` (the last, partial epoch is dropped) and
+    ``max_epochs`` (stop after that many epochs) exist for the mistake catalogue only.
     """
     W1, b1, W2, b2 = (np.array(w, dtype=np.float64) for w in (W1, b1, W2, b2))
     n = X.shape[1]
@@ -76,7 +79,11 @@ def mini_batch_gd(
     per_epoch = n // n_batch
     if per_epoch < 1:
         raise ValueError(f"n_batch {n_batch} is larger than the {n} training images")
+    if leftover_batch:
+        per_epoch = -(-n // n_batch)
     total = 2 * params["n_s"] * params["cycles"]
+    if whole_epochs:
+        total -= total % per_epoch
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     t = 0
     while t < total and (max_epochs is None or len(history["cost_train"]) < max_epochs):

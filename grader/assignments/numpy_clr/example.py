@@ -100,4 +100,16 @@ MISTAKES = [
         "test_trajectory",
         r"once per epoch",
     ),
+    Mistake(
+        "leftover-columns-as-a-batch",
+        ((MODULE, "leftover_batch: bool = False", "leftover_batch: bool = True"),),
+        "test_trajectory",
+        r"leftover columns",
+    ),
+    Mistake(
+        "whole-epochs-only",
+        ((MODULE, "whole_epochs: bool = False", "whole_epochs: bool = True"),),
+        "test_trajectory",
+        r"partial epoch dropped",
+    ),
 ]

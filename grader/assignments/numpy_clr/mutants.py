@@ -29,7 +29,19 @@ ONE_SIDED = "one-sided differences (c(p+h) - c(p)) / h instead of centred ones"
 NUM_NO_REG = "numerical gradient of the loss instead of the cost (lam term missing)"
 ETA_OFF_BY_ONE = "schedule off by one update (update t must use cyclical_eta(t), counting from t = 0)"
 ETA_SWAPPED = "schedule phases swapped (each cycle first rises from eta_min to eta_max, then falls)"
+ETA_FENCEPOST = "cycle index off from the third cycle on (a cycle is 2*n_s updates: l = t // (2*n_s))"
 ETA_PER_EPOCH = "learning rate updated once per epoch instead of at every update"
+ETA_MISUSED = (
+    "mini_batch_gd uses the schedule wrongly although cyclical_eta is right "
+    "(check the arguments it passes: t, eta_min, eta_max, n_s)"
+)
+LEFTOVER_BATCH = (
+    "leftover columns trained on as an extra, smaller batch "
+    "(an epoch takes the n // n_batch full batches only; the rest are not used)"
+)
+PARTIAL_EPOCH_DROPPED = (
+    "last, partial epoch dropped (make exactly 2*n_s*cycles updates and record the history after the last one)"
+)
 
 
 # -- forward pass and cost ---------------------------------------------------------------------
@@ -150,11 +162,26 @@ def _eta_swapped(t: int, eta_min: float, eta_max: float, n_s: int) -> float:
     return eta_max + eta_min - cyclical_eta(t, eta_min, eta_max, n_s)
 
 
+def _eta_fencepost(t: int, eta_min: float, eta_max: float, n_s: int) -> float:
+    into = t - (t // (2 * n_s + 1)) * 2 * n_s  # cycle index l = t // (2 n_s + 1)
+    if into <= n_s:
+        return eta_min + into / n_s * (eta_max - eta_min)
+    return eta_max - (into - n_s) / n_s * (eta_max - eta_min)
+
+
 #: Schedule mistakes: (name, function with cyclical_eta's signature).
 ETA_MUTANTS: list[tuple[str, Callable[[int, float, float, int], float]]] = [
     (ETA_OFF_BY_ONE, _eta_off_by_one),
     (ETA_SWAPPED, _eta_swapped),
+    (ETA_FENCEPOST, _eta_fencepost),
 ]
+#: Schedule mistakes whose names blame cyclical_eta itself: a trajectory that matches one while the
+#: student's cyclical_eta is right gets ETA_MISUSED instead (ETA_OFF_BY_ONE already names the t that
+#: mini_batch_gd passes, so it stands either way).
+ETA_IN_SCHEDULE = (ETA_SWAPPED, ETA_FENCEPOST)
+#: The schedule mistakes that change the trajectory check's runs (the fencepost is first wrong at
+#: t = 4 n_s + 1, after their last update).
+TRAJECTORY_ETA_MUTANTS = [(name, fn) for name, fn in ETA_MUTANTS if name != ETA_FENCEPOST]
 
 
 def _training(**switches: Any) -> Callable[..., Any]:
@@ -166,10 +193,18 @@ def _training(**switches: Any) -> Callable[..., Any]:
 #: shape mistakes: a K x n bias cannot be evaluated on the whole set, so such a run fails anyway).
 TRAINING_MUTANTS: list[tuple[str, Callable[..., Any]]] = [
     (ETA_PER_EPOCH, _training(eta_per_epoch=True)),
-    *((name, _training(eta_of=fn)) for name, fn in ETA_MUTANTS),
+    *((name, _training(eta_of=fn)) for name, fn in TRAJECTORY_ETA_MUTANTS),
     *(
         (name, _training(gradients=fn))
         for name, fn in GRADIENT_MUTANTS
         if name not in (BIAS_NOT_SUMMED, BIAS_WRONG_AXIS)
     ),
+]
+
+
+#: Mistakes that only show when n % n_batch != 0 or the run ends mid-epoch (the trajectory check's
+#: uneven run): (name, function with mini_batch_gd's signature).
+UNEVEN_MUTANTS: list[tuple[str, Callable[..., Any]]] = [
+    (LEFTOVER_BATCH, _training(leftover_batch=True)),
+    (PARTIAL_EPOCH_DROPPED, _training(whole_epochs=True)),
 ]

@@ -53,15 +53,27 @@ def test_published_points(student, check, settings):
         raise CheckFailed(shown)
 
 
+def boundary_points(n_s: int, cycles: int = 4) -> list[int]:
+    """Around the end of each of the first ``cycles`` cycles (2k n_s - 1 .. 2k n_s + 2) and its next
+    peak ((2k + 1) n_s +- 1)."""
+    points = []
+    for k in range(1, cycles + 1):
+        end, peak = 2 * k * n_s, (2 * k + 1) * n_s
+        points += [end - 1, end, end + 1, end + 2, peak - 1, peak + 1]
+    return points
+
+
 @points(6)
 @hidden
-@title("cyclical_eta on a hidden sweep")
+@title("cyclical_eta on a hidden sweep: random points, and next to every turning point from 2n_s to 9n_s")
 def test_hidden_sweep(student, check, hidden_seed, settings):
     rng = np.random.default_rng(hidden_seed + 1)
     n_s = int(rng.integers(3, 40))
     eta_min = float(10 ** rng.uniform(-6, -3))
     eta_max = float(10 ** rng.uniform(-2, 0))
-    ts = sorted({0, n_s, 2 * n_s, *(int(t) for t in rng.integers(0, 6 * n_s, 14))})
+    # The points next to the later cycles' turning points always: a cycle index off by a fraction of
+    # a cycle (l = t // (2 n_s + 1)) is first wrong at t = 4 n_s + 1, which random points rarely hit.
+    ts = sorted({0, n_s, 2 * n_s, *boundary_points(n_s), *(int(t) for t in rng.integers(0, 6 * n_s, 14))})
     got = etas_of(student, ts, eta_min, eta_max, n_s)
     wrong = grade_schedule(check, got, ts, eta_min, eta_max, n_s, settings.eta_tolerance)
     if wrong:
