@@ -44,7 +44,15 @@ BUGGY = {
     "update-outside-no-grad": (MANUAL, r"outside torch.no_grad"),
     "nesterov-by-accident": (("test_manual_sgd[m0.9-wd0.0]",), r"Nesterov"),
     "train-without-zero-grad": (("test_train_with_optimizer",), r"never zeroed"),
+    # The visible checks' 48 samples in batches of 16 hide this one; the hidden check's last batch is smaller.
+    "loss-history-sample-weighted": (("test_hidden_manual_sgd",), r"weighted by batch size"),
+    "loss-history-last-batch": (MANUAL, r"last batch's loss"),
+    "loss-history-summed": (MANUAL, r"sum of the batch losses"),
 }
+
+#: Buggy cases whose parameters are right and whose loss history is wrong.
+LOSS_HISTORY_CASES = ("loss-history-sample-weighted", "loss-history-last-batch", "loss-history-summed")
+RIGHT_PARAMETERS = "parameters match torch.optim.SGD after every epoch, but the loss history differs"
 
 #: For each disrupting case: checks that never call the disrupted function, so they must pass.
 UNTOUCHED = {
@@ -82,7 +90,13 @@ def _kind(name: str) -> str:
 
 #: Cases graded with the hidden checks too; the rest run only the visible checks (one worker instead
 #: of two), which hold every check their expectations name.
-GRADED_IN_FULL = ("good", "handout", "hostile/lying-objects", "hostile/nan-everything")
+GRADED_IN_FULL = (
+    "good",
+    "handout",
+    "hostile/lying-objects",
+    "hostile/nan-everything",
+    "buggy/loss-history-sample-weighted",
+)
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +173,24 @@ def test_buggy_case_loses_points_where_its_mistake_is_checked_and_is_named(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("case", LOSS_HISTORY_CASES)
+def test_a_wrong_loss_history_with_right_parameters_is_told_so(graded: dict[str, GradeResult], case: str) -> None:
+    """Right parameters never get a parameter mistake named (weight decay after momentum with no
+    momentum gives the right parameters); the feedback says the parameters are right, in one line."""
+    result = graded[f"buggy/{case}"]
+    failed = [c for prefix in MANUAL for c in _checks(result, prefix) if c.score < c.max_score]
+    assert failed, case
+    for check in failed:
+        assert RIGHT_PARAMETERS in check.output and "mean of that epoch's batch losses" in check.output, check.output
+        assert "\n" not in check.output.strip(), check.output
+        assert check.diagnosis and "loss history" in check.diagnosis, (check.name, check.diagnosis)
+        assert "weight decay" not in check.diagnosis, (check.name, check.diagnosis)
+    for check in result.tests:
+        if check.name.startswith(("test_gradients", "test_hidden_gradients", "test_train_with_optimizer")):
+            assert (check.status, check.score) == ("passed", check.max_score), (case, check.name)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(p.name for p in (CORPUS / "hostile").iterdir()))
 def test_hostile_case_never_earns_more_than_it_should(graded: dict[str, GradeResult], case: str) -> None:
     result = graded[f"hostile/{case}"]
@@ -185,3 +217,56 @@ def test_a_hidden_network_never_has_all_zero_gradients() -> None:
         problem = hidden_problem(seed)
         smallest_peak = min(float(np.abs(g).max()) for g in expected_gradients(problem))
         assert smallest_peak > 1e-6, (seed, problem.describe())
+
+
+def test_the_hidden_training_check_always_ends_an_epoch_with_a_smaller_batch() -> None:
+    """Whatever the secret, the hidden check's last batch is smaller, so each loss-history mistake
+    (a mean over the samples among them) gives another history than the reference's; the expected
+    histories come from ``torch.optim.SGD``, and the mistakes' from the catalogue's loop."""
+    import torch
+
+    from grader.assignments.torch_backprop.mutants import LOSS_MUTANTS
+    from grader.assignments.torch_backprop.test_2_training import (
+        BATCH,
+        EPOCHS,
+        hidden_setting,
+        loss_history_mutants,
+        reference_run,
+    )
+
+    for seed in range(200):
+        problem, lr, momentum, decay = hidden_setting(seed)
+        assert 2 * BATCH < problem.X.shape[0] < 3 * BATCH, seed
+        _, losses = reference_run(
+            problem, EPOCHS, lambda p, m=momentum, d=decay, r=lr: torch.optim.SGD(p, lr=r, momentum=m, weight_decay=d)
+        )
+        found = loss_history_mutants(problem, EPOCHS, lr, momentum, decay, losses)
+        assert [name for name, _ in found] == [name for name, _ in LOSS_MUTANTS], seed
+
+
+def test_mistakes_that_give_the_right_numbers_in_a_setting_are_never_named_there() -> None:
+    """Weight decay after the momentum buffer is the right SGD without momentum or without weight
+    decay; the sample-weighted loss history is the right one with equal batches (the visible checks)."""
+    import torch
+
+    from grader.assignments.torch_backprop.test_2_training import (
+        EPOCHS,
+        LR,
+        SETTINGS,
+        loss_history_mutants,
+        mutant_runs,
+        reference_run,
+        training_problem,
+    )
+
+    problem = training_problem(7)
+    for momentum, decay in SETTINGS:
+        expected, losses = reference_run(
+            problem, EPOCHS, lambda p, m=momentum, d=decay: torch.optim.SGD(p, lr=LR, momentum=m, weight_decay=d)
+        )
+        named = [name for name, _ in mutant_runs(problem, EPOCHS, LR, momentum, decay, expected[-1])]
+        assert any("after the momentum" in name for name in named) == (momentum != 0 and decay != 0), named
+        assert any("Nesterov" in name for name in named) == (momentum != 0), named
+        histories = [name for name, _ in loss_history_mutants(problem, EPOCHS, LR, momentum, decay, losses)]
+        assert not any("weighted by batch size" in name for name in histories), histories
+        assert any("last batch" in name for name in histories), histories

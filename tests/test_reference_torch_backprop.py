@@ -17,7 +17,13 @@ import torch
 
 from grader.assignments.torch_backprop import Settings, check_reference
 from grader.assignments.torch_backprop.hyperparams import HyperparamError, load_hyperparams
-from grader.assignments.torch_backprop.mutants import GRADIENT_MUTANTS, TRAINING_MUTANTS, gradients, sgd_trajectory
+from grader.assignments.torch_backprop.mutants import (
+    GRADIENT_MUTANTS,
+    LOSS_MUTANTS,
+    TRAINING_MUTANTS,
+    gradients,
+    sgd_trajectory,
+)
 from reference.gradcheck import numerical_gradient
 from reference.torch_backprop import cifar2, example
 from reference.torch_backprop.net import (
@@ -133,6 +139,61 @@ def test_manual_update_matches_torch_optim_sgd(momentum, decay):
     model = net_from_arrays(sizes, activations, arrays)
     sgd_trajectory(model, SquaredError(), loader(X, Y, 16), 3, 0.05, momentum, decay)
     assert all(rel(g, w) < 1e-12 for g, w in zip(to_arrays(model), want, strict=True))
+
+
+@pytest.mark.parametrize(("momentum", "decay"), [(0.0, 0.0), (0.8, 0.005)])
+def test_a_smaller_last_batch_is_kept_and_the_loss_history_is_the_plain_mean(momentum, decay):
+    """40 samples in batches of 16: the loader keeps the last 8 (no drop_last), and every loop returns
+    the plain mean of the epoch's batch losses, as the handout says; recomputed here on slices of
+    the arrays with ``torch.optim.SGD``."""
+    sizes, activations = (3, 5, 4, 2), ("tanh", "relu", "identity")
+    arrays = initial_arrays(sizes, activations, 9)
+    X, Y = batch(sizes, n=40, seed=9)
+    assert [len(x) for x, _ in loader(X, Y, 16)] == [16, 16, 8]
+    model = net_from_arrays(sizes, activations, arrays)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum, weight_decay=decay)
+    want = []
+    for _ in range(3):
+        batch_losses = []
+        for start in (0, 16, 32):
+            optimizer.zero_grad()
+            loss = squared_error(model(torch.as_tensor(X[start : start + 16])), torch.as_tensor(Y[start : start + 16]))
+            loss.backward()
+            optimizer.step()
+            batch_losses.append(loss.item())
+        want.append(sum(batch_losses) / 3)
+    for run in (
+        lambda m: train_manual_update(3, 0.05, m, SquaredError(), loader(X, Y, 16), momentum, decay),
+        lambda m: sgd_trajectory(m, SquaredError(), loader(X, Y, 16), 3, 0.05, momentum, decay),
+        lambda m: train(
+            3,
+            torch.optim.SGD(m.parameters(), lr=0.05, momentum=momentum, weight_decay=decay),
+            m,
+            SquaredError(),
+            loader(X, Y, 16),
+        ),
+    ):
+        fresh = net_from_arrays(sizes, activations, arrays)
+        assert rel(np.array(run(fresh)), np.array(want)) < 1e-12
+        assert all(rel(g, w) < 1e-12 for g, w in zip(to_arrays(fresh), to_arrays(model), strict=True))
+
+
+def test_the_loss_history_mistakes_come_from_the_batch_losses():
+    """The catalogue's loss histories from the (loss.item(), batch size) pairs its loop records."""
+    sizes, activations = (3, 5, 4, 2), ("tanh", "relu", "identity")
+    arrays = initial_arrays(sizes, activations, 9)
+    X, Y = batch(sizes, n=40, seed=9)
+    seen: list = []
+    model = net_from_arrays(sizes, activations, arrays)
+    losses = sgd_trajectory(model, SquaredError(), loader(X, Y, 16), 2, 0.05, 0.9, 0.0, batches_seen=seen)
+    assert [[size for _, size in epoch] for epoch in seen] == [[16, 16, 8]] * 2
+    assert losses == [sum(loss for loss, _ in epoch) / 3 for epoch in seen]
+    entries = {name.split(":")[0]: [entry(epoch) for epoch in seen] for name, entry in LOSS_MUTANTS}
+    assert entries["loss history weighted by batch size"] == [
+        (16 * epoch[0][0] + 16 * epoch[1][0] + 8 * epoch[2][0]) / 40 for epoch in seen
+    ]
+    assert entries["loss history holds the last batch's loss"] == [epoch[2][0] for epoch in seen]
+    assert entries["loss history holds the sum of the batch losses"] == [sum(x for x, _ in epoch) for epoch in seen]
 
 
 def test_every_training_mistake_changes_the_result():

@@ -107,10 +107,12 @@ def sgd_trajectory(
     dampened_zero_start: bool = False,
     zero_grad: bool = True,
     nesterov: bool = False,
+    batches_seen: list[list[tuple[float, int]]] | None = None,
 ) -> list[float]:
     """The reference's hand-written SGD loop with switches; trains ``model`` in place, returns the losses.
 
-    The defaults reproduce ``torch.optim.SGD`` (no dampening, no Nesterov).
+    The defaults reproduce ``torch.optim.SGD`` (no dampening, no Nesterov). ``batches_seen``, when
+    given, receives one list per epoch of every batch's ``(loss.item(), number of samples)``.
     """
     import torch
 
@@ -118,6 +120,7 @@ def sgd_trajectory(
     losses = []
     for _ in range(n_epochs):
         total, batches = 0.0, 0
+        seen: list[tuple[float, int]] = []
         for x, y in loader:
             if zero_grad:
                 model.zero_grad()
@@ -139,7 +142,10 @@ def sgd_trajectory(
                     p -= lr * g
             total += loss.item()
             batches += 1
+            seen.append((loss.item(), len(x)))
         losses.append(total / batches)
+        if batches_seen is not None:
+            batches_seen.append(seen)
     return losses
 
 
@@ -153,6 +159,26 @@ TRAINING_MUTANTS: list[tuple[str, dict[str, object]]] = [
     ),
     ("gradients never zeroed: they accumulate over the batches", {"zero_grad": False}),
     ("Nesterov momentum: torch.optim.SGD's default steps along the buffer itself", {"nesterov": True}),
+]
+
+EpochLoss = Callable[[list[tuple[float, int]]], float]
+
+#: Mistakes in the loss history of ``train_manual_update`` (the parameters right): (name, one epoch's
+#: entry from that epoch's ``(loss.item(), batch size)`` pairs). The handout asks for the plain mean.
+LOSS_MUTANTS: list[tuple[str, EpochLoss]] = [
+    (
+        "loss history weighted by batch size: each entry is the plain mean of the epoch's batch losses"
+        " (loss.item()), not the mean over the samples",
+        lambda seen: sum(loss * size for loss, size in seen) / sum(size for _, size in seen),
+    ),
+    (
+        "loss history holds the last batch's loss: each entry is the mean of all the epoch's batch losses",
+        lambda seen: seen[-1][0],
+    ),
+    (
+        "loss history holds the sum of the batch losses: divide it by the number of batches",
+        lambda seen: sum(loss for loss, _ in seen),
+    ),
 ]
 
 #: An in-place update of a parameter outside ``torch.no_grad()`` fails with this message.

@@ -2,7 +2,10 @@
 
 The student's model starts from the grader's initial weights; the data come in a fixed order. After
 every epoch, every parameter and the loss history must match ``torch.optim.SGD`` run in the trusted
-process from the same weights on the same batches.
+process from the same weights on the same batches. The hidden check's sample count is never a
+multiple of the batch size, so every epoch ends with a smaller batch: the loss history is the plain
+mean of the epoch's batch losses, which a mean over the samples only equals when the batches are
+equal.
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from .fixtures import (
     student_arrays,
     student_net,
 )
-from .mutants import NO_GRAD_MESSAGE, NO_GRAD_MISTAKE, TRAINING_MUTANTS, first_match, sgd_trajectory
+from .mutants import (
+    LOSS_MUTANTS,
+    NO_GRAD_MESSAGE,
+    NO_GRAD_MISTAKE,
+    TRAINING_MUTANTS,
+    first_match,
+    matches,
+    sgd_trajectory,
+)
 
 pytestmark = [needs(FILE), preload("torch")]
 
@@ -33,6 +44,8 @@ BATCH = 16
 LR = 0.05
 #: (momentum, weight decay) of the visible checks.
 SETTINGS = [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01), (0.9, 0.01)]
+#: What the loss history must hold, said when only the loss history is wrong.
+LOSS_HISTORY = "each entry is the mean of that epoch's batch losses, loss.item()"
 
 
 def training_problem(seed: int, sizes=(3, 5, 4, 2), activations=("relu", "tanh", "identity"), n=48) -> Problem:
@@ -54,8 +67,12 @@ def reference_run(problem: Problem, n_epochs: int, make_optimizer) -> tuple[list
     return snapshots, losses
 
 
-def mutant_runs(problem: Problem, n_epochs: int, lr: float, momentum: float, decay: float) -> list:
-    """Final parameters of every training mistake on the same problem."""
+def mutant_runs(
+    problem: Problem, n_epochs: int, lr: float, momentum: float, decay: float, expected: list[np.ndarray]
+) -> list:
+    """Final parameters of every training mistake on the same problem, leaving out the mistakes that
+    give the reference's final parameters ``expected`` in this setting (weight decay after momentum
+    without momentum or without weight decay, ...): those cannot be told apart from a right answer."""
     from reference.torch_backprop.net import SquaredError, net_from_arrays, to_arrays
     from reference.torch_backprop.training import loader
 
@@ -65,26 +82,75 @@ def mutant_runs(problem: Problem, n_epochs: int, lr: float, momentum: float, dec
         sgd_trajectory(
             model, SquaredError(), loader(problem.X, problem.Y, BATCH), n_epochs, lr, momentum, decay, **switches
         )
-        out.append((name, to_arrays(model)))
+        arrays = to_arrays(model)
+        if not matches(arrays, expected):
+            out.append((name, arrays))
     return out
+
+
+def loss_history_mutants(
+    problem: Problem, n_epochs: int, lr: float, momentum: float, decay: float, losses: list[float]
+) -> list[tuple[str, np.ndarray]]:
+    """The loss history of every loss-history mistake along the reference's trajectory, leaving out
+    those equal to the reference's history ``losses`` here (a mean over samples with equal batches)."""
+    from reference.torch_backprop.net import SquaredError, net_from_arrays
+    from reference.torch_backprop.training import loader
+
+    model = net_from_arrays(problem.sizes, problem.activations, problem.arrays)
+    seen: list[list[tuple[float, int]]] = []
+    sgd_trajectory(
+        model, SquaredError(), loader(problem.X, problem.Y, BATCH), n_epochs, lr, momentum, decay, batches_seen=seen
+    )
+    out = []
+    for name, entry in LOSS_MUTANTS:
+        history = np.array([entry(epoch) for epoch in seen])
+        if not matches([history], [np.asarray(losses)]):
+            out.append((name, history))
+    return out
+
+
+def history_mistake(runs: list[tuple[list[np.ndarray], np.ndarray]], candidates: list) -> str | None:
+    """The first loss-history mistake whose history every run of 1..E epochs gives."""
+    for name, history in candidates:
+        if all(matches([got], [history[:epochs]]) for epochs, (_, got) in enumerate(runs, start=1)):
+            return name
+    return None
 
 
 def compare_epochs(
     runs: list[tuple[list[np.ndarray], np.ndarray]], expected: list[list[np.ndarray]], losses: list[float], limit: float
-) -> list[str]:
-    """What differs between the student's runs of 1..E epochs and the reference's snapshots."""
+) -> tuple[list[str], bool]:
+    """What differs between the student's runs of 1..E epochs and the reference's snapshots, and
+    whether every parameter after every epoch is right (so only loss histories can differ)."""
     wrong = []
+    parameters_right = True
     names = param_names(len(expected[0]) // 2)
     for epochs, (arrays, history) in enumerate(runs, start=1):
         for name, got, want in zip(names, arrays, expected[epochs - 1], strict=True):
             error, where = relative_error(got, want)
             if not error < limit:
                 wrong.append(f"after {epochs} epoch(s), {name}: max relative error {error:.1e} at {where}")
+                parameters_right = False
                 break
         error, where = relative_error(history, np.asarray(losses[:epochs]))
         if not error < limit:
             wrong.append(f"loss history of a {epochs}-epoch run {history.tolist()}, expected {losses[:epochs]}")
-    return wrong
+    return wrong, parameters_right
+
+
+def only_losses_differ(
+    against: str, runs: list[tuple[list[np.ndarray], np.ndarray]], losses: list[float], limit: float
+) -> str:
+    """One line for right parameters with a wrong loss history: the longest run whose history differs."""
+    for epochs in range(len(runs), 0, -1):
+        history = runs[epochs - 1][1]
+        error, _ = relative_error(history, np.asarray(losses[:epochs]))
+        if not error < limit:
+            break
+    return (
+        f"parameters match {against} after every epoch, but the loss history differs: a {epochs}-epoch run"
+        f" returned {history.tolist()}, expected {losses[:epochs]} ({LOSS_HISTORY})"
+    )
 
 
 def student_runs(student: Student, problem: Problem, n_epochs: int, call) -> list[tuple[list[np.ndarray], np.ndarray]]:
@@ -129,12 +195,19 @@ def check_manual_sgd(
         return value
 
     runs = student_runs(student, problem, EPOCHS, call)
-    wrong = compare_epochs(runs, expected, losses, limit)
-    if wrong:
-        mistake = first_match(runs[-1][0], mutant_runs(problem, EPOCHS, lr, momentum, decay))
+    wrong, parameters_right = compare_epochs(runs, expected, losses, limit)
+    if not wrong:
+        return
+    setting = f"momentum={momentum}, weight_decay={decay}: "
+    if parameters_right:
+        mistake = history_mistake(runs, loss_history_mutants(problem, EPOCHS, lr, momentum, decay, losses))
         if mistake:
             check.diagnose(mistake)
-        raise CheckFailed(f"momentum={momentum}, weight_decay={decay}: " + "; ".join(wrong[:3]))
+        raise CheckFailed(setting + only_losses_differ("torch.optim.SGD", runs, losses, limit))
+    mistake = first_match(runs[-1][0], mutant_runs(problem, EPOCHS, lr, momentum, decay, expected[-1]))
+    if mistake:
+        check.diagnose(mistake)
+    raise CheckFailed(setting + "; ".join(wrong[:3]))
 
 
 @points(7)
@@ -144,16 +217,27 @@ def test_manual_sgd(student, check, settings, momentum, decay):
     check_manual_sgd(student, check, training_problem(7), LR, momentum, decay, settings.training_tolerance)
 
 
-@points(7)
-@hidden
-@title("train_manual_update on a hidden network and setting")
-def test_hidden_manual_sgd(student, check, settings, hidden_seed):
-    rng = np.random.default_rng(hidden_seed)
+def hidden_setting(seed: int) -> tuple[Problem, float, float, float]:
+    """The hidden check's problem and (lr, momentum, weight decay) for a secret seed.
+
+    The sample count is 2 * BATCH + 1 .. 3 * BATCH - 1 (33..47): batches of 16, 16 and a smaller last
+    one, which the loader keeps (no ``drop_last``).
+    """
+    rng = np.random.default_rng(seed)
     momentum = float(rng.choice([0.5, 0.8, 0.95]))
     decay = float(rng.choice([0.001, 0.005, 0.02]))
     lr = float(rng.choice([0.01, 0.02, 0.05]))
     sizes = tuple(int(v) for v in rng.integers(2, 7, 4))
-    problem = training_problem(int(rng.integers(1 << 30)), sizes, ("tanh", "relu", "identity"), 32)
+    problem_seed = int(rng.integers(1 << 30))
+    n = int(rng.integers(2 * BATCH + 1, 3 * BATCH))
+    return training_problem(problem_seed, sizes, ("tanh", "relu", "identity"), n), lr, momentum, decay
+
+
+@points(7)
+@hidden
+@title("train_manual_update on a hidden network and setting, with a smaller last batch")
+def test_hidden_manual_sgd(student, check, settings, hidden_seed):
+    problem, lr, momentum, decay = hidden_setting(hidden_seed)
     check_manual_sgd(student, check, problem, lr, momentum, decay, settings.training_tolerance)
 
 
@@ -182,16 +266,19 @@ def test_train_with_optimizer(student, check, settings):
             return value
 
         runs = student_runs(student, problem, EPOCHS, call)
-        found = compare_epochs(runs, expected, losses, settings.training_tolerance)
-        if found:
+        found, parameters_right = compare_epochs(runs, expected, losses, settings.training_tolerance)
+        if not found:
+            passed += 1
+        elif parameters_right:
+            limit = settings.training_tolerance
+            wrong.append(f"{label}: " + only_losses_differ("the reference loop", runs, losses, limit))
+        else:
             wrong.append(f"{label}: " + "; ".join(found[:2]))
             if label.startswith("SGD") and check.diagnosis is None:
-                never_zeroed = [m for m in mutant_runs(problem, EPOCHS, 0.05, 0.9, 0.01) if "never zeroed" in m[0]]
-                mistake = first_match(runs[-1][0], never_zeroed)
+                candidates = mutant_runs(problem, EPOCHS, 0.05, 0.9, 0.01, expected[-1])
+                mistake = first_match(runs[-1][0], [m for m in candidates if "never zeroed" in m[0]])
                 if mistake:
                     check.diagnose(mistake)
-        else:
-            passed += 1
     check.partial(passed / len(OPTIMIZERS))
     if wrong:
         raise CheckFailed(" | ".join(wrong))
