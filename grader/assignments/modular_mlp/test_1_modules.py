@@ -5,13 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.pack import CheckFailed, as_array, as_dict, as_float, hidden, needs, points, title
+from grader.pack import (
+    CheckFailed,
+    StudentException,
+    as_array,
+    as_dict,
+    as_float,
+    close_relative,
+    hidden,
+    needs,
+    points,
+    title,
+)
+from reference.modular_mlp import mlp_numpy as ref_mlp
 from reference.modular_mlp import modules as ref
 
 from . import mutants
 from .fixtures import (
     ELU_ALPHA,
     FILES,
+    MLP_NUMPY,
     MODULES,
     NUMERIC,
     away_from_zero,
@@ -20,9 +33,11 @@ from .fixtures import (
     labels,
     linear_problem,
     mistake_in,
+    mlp_params,
     numeric_gradient_of,
     probabilities,
     student_linear,
+    student_mlp,
 )
 
 pytestmark = needs(FILES[MODULES])
@@ -57,8 +72,38 @@ def test_linear_init(student, check):
     finish(check, failures, 3)
 
 
+def second_batch_grads(layer, p: dict[str, np.ndarray], first: dict, tol: float) -> str | None:
+    """Forward and backward on a second batch: ``grads`` must hold that batch's gradients only."""
+    rng = np.random.default_rng(111)
+    x2, dout2 = rng.normal(0, 1, p["x"].shape), rng.normal(0, 1, p["dout"].shape)
+    expected = ref.LinearModule(*p["weight"].shape[::-1])
+    expected.params = {"weight": p["weight"].copy(), "bias": p["bias"].copy()}
+    expected.forward(x2)
+    expected.backward(dout2)
+    layer.call("forward", x2)
+    layer.call("backward", dout2)
+    grads = as_dict(layer.get("grads"), "grads", ["weight", "bias"])
+    name = "grads['{}'] after a second forward and backward"
+    wrong = [f for f in (compare(name.format(k), grads[k], expected.grads[k], tol) for k in ("weight", "bias")) if f]
+    if not wrong:
+        return None
+    summed = all(
+        type(grads[k]) is np.ndarray
+        and grads[k].dtype.kind == "f"
+        and grads[k].shape == first[k].shape
+        and close_relative(np.asarray(grads[k], dtype=np.float64), first[k] + expected.grads[k], tol)[0]
+        for k in ("weight", "bias")
+    )
+    if summed:
+        return (
+            "after a second forward and backward, grads hold the sum of both batches' gradients: "
+            "backward must store this call's gradients (grads[k] = ...), not add them (+=)"
+        )
+    return wrong[0]
+
+
 @points(8)
-@title("LinearModule: forward and backward (dx, weight and bias gradients)")
+@title("LinearModule: forward and backward (dx, weight and bias gradients, a second batch)")
 def test_linear_backward(student, check, settings):
     tol = settings.gradient_tolerance
     p = linear_problem(11)
@@ -84,6 +129,11 @@ def test_linear_backward(student, check, settings):
             if key:
                 mistake_in(check, actual, mutants.LINEAR_GRADS, x, dout, key=key)
     if not failures:
+        # backward stores the gradients of its own call: a second batch must not add to the first's.
+        first = {k: np.array(grads[k], dtype=np.float64) for k in ("weight", "bias")}
+        failure = second_batch_grads(layer, p, first, tol)
+        failures += [failure] if failure else []
+    if not failures:
         # Consistency with centred differences of the submission's own forward pass.
         def loss_of_x(v):
             return float(np.sum(as_array(layer.call("forward", v)[0], "forward(x)", out_expected.shape) * dout))
@@ -105,12 +155,37 @@ def test_linear_backward(student, check, settings):
     finish(check, failures, 4)
 
 
+#: Where the activation checks put exact zeros (one per row): the derivative there is fixed by the handout.
+ZEROS = ((0, 1), (1, 3), (2, 0), (3, 4))
+#: The derivative at x = 0 the handout fixes, and why, for each activation.
+AT_ZERO = {
+    "ELUModule": "the derivative is alpha * exp(0) = alpha at 0; 1 only where x > 0",
+    "ReLUModule": "the derivative is 0 at 0; 1 only where x > 0",
+}
+
+
+def at_zero_failure(cls: str, dx, dx_expected: np.ndarray, dout: np.ndarray, zeros: np.ndarray, tol: float):
+    """The one-line failure when ``dx`` is right everywhere except at the exact zeros of the input."""
+    try:
+        value = as_array(dx, f"{cls}.backward", dx_expected.shape)
+    except CheckFailed:
+        return None
+    if not close_relative(value[~zeros], dx_expected[~zeros], tol)[0]:
+        return None
+    got, wanted = value[zeros] / dout[zeros], dx_expected[zeros] / dout[zeros]
+    i = int(np.argmax(np.abs(got - wanted)))
+    return f"{cls} backward at x = 0: got derivative {got[i]:.4g}, expected {wanted[i]:.4g} ({AT_ZERO[cls]})"
+
+
 @points(6)
-@title("ELUModule and ReLUModule: forward and backward")
+@title("ELUModule and ReLUModule: forward and backward (exact zeros included)")
 def test_activations(student, check, settings):
     tol = settings.gradient_tolerance
     rng = np.random.default_rng(12)
     x, dout = away_from_zero(rng, (4, 5)), rng.normal(0, 1, (4, 5))
+    zeros = np.zeros(x.shape, dtype=bool)
+    zeros[tuple(np.array(ZEROS).T)] = True
+    x[zeros] = 0.0  # the kink: the handout fixes the derivative there (centred differences skip it)
     failures = []
     for cls, args, reference in (
         ("ELUModule", (ELU_ALPHA,), ref.ELUModule(ELU_ALPHA)),
@@ -125,7 +200,7 @@ def test_activations(student, check, settings):
         failures += [failure] if failure else []
         failure = compare(f"{cls}.backward", dx, dx_expected, tol)
         if failure:
-            failures.append(failure)
+            failures.append(at_zero_failure(cls, dx, dx_expected, dout, zeros, tol) or failure)
             if cls == "ELUModule":
                 mistake_in(check, dx, mutants.ELU_BACKWARD, x, dout, ELU_ALPHA)
         elif cls == "ELUModule":
@@ -133,7 +208,8 @@ def test_activations(student, check, settings):
             def f(v, module=module):
                 return float(np.sum(as_array(module.call("forward", v)[0], "forward(x)", x.shape) * dout))
 
-            failure = compare(f"ELU backward {NUMERIC}", dx, numeric_gradient_of(f, x), tol)
+            numeric = numeric_gradient_of(f, x)
+            failure = compare(f"ELU backward {NUMERIC}", as_array(dx, "dx", x.shape)[~zeros], numeric[~zeros], tol)
             failures += [failure] if failure else []
     finish(check, failures, 4)
 
@@ -219,35 +295,69 @@ def _cached_arrays(value, batch: int, where: str = "") -> list[str]:
     return found
 
 
+#: The MLP of the clear_cache check: 5 inputs (the modules' batch), a hidden layer of 4, 3 classes.
+CACHE_MLP = (5, 4, 3)
+
+
+@needs(FILES[MODULES], FILES[MLP_NUMPY])
 @points(3)
-@title("clear_cache() drops what forward saved for backward")
+@title("clear_cache() drops what forward saved, in every module and in every layer of the MLP")
 def test_clear_cache(student, check, settings):
     rng = np.random.default_rng(15)
     x, dout = away_from_zero(rng, (9, 5)), rng.normal(0, 1, (9, 5))
     weight, bias = rng.normal(0, 0.5, (5, 5)), rng.normal(0, 0.1, (1, 5))
     linear = ref.LinearModule(5, 5)
     linear.params = {"weight": weight, "bias": bias}
+    params = mlp_params(16, CACHE_MLP)
+    mlp = ref_mlp.MLP(CACHE_MLP[0], list(CACHE_MLP[1:-1]), CACHE_MLP[-1])
+    for layer, p in zip(mlp.linear_layers(), params, strict=True):
+        layer.params = {k: v.copy() for k, v in p.items()}
     cases = (
-        ("LinearModule", lambda: student_linear(student, weight, bias), linear),
-        ("ELUModule", lambda: student.new(MODULES, "ELUModule", ELU_ALPHA, seed=0), ref.ELUModule(ELU_ALPHA)),
-        ("ReLUModule", lambda: student.new(MODULES, "ReLUModule", seed=0), ref.ReLUModule()),
-        ("SoftMaxModule", lambda: student.new(MODULES, "SoftMaxModule", seed=0), ref.SoftMaxModule()),
+        ("LinearModule", lambda: student_linear(student, weight, bias), linear, dout),
+        ("ELUModule", lambda: student.new(MODULES, "ELUModule", ELU_ALPHA, seed=0), ref.ELUModule(ELU_ALPHA), dout),
+        ("ReLUModule", lambda: student.new(MODULES, "ReLUModule", seed=0), ref.ReLUModule(), dout),
+        ("SoftMaxModule", lambda: student.new(MODULES, "SoftMaxModule", seed=0), ref.SoftMaxModule(), dout),
+        ("MLP", lambda: student_mlp(student, params), mlp, None),
     )
-    failures = []
-    for cls, make, reference in cases:
-        module = make()
-        # Only a module that computes something has a cache to clear: its forward must be right.
-        out, _ = module.call("forward", x)
-        failure = compare(f"{cls}.forward", out, reference.forward(x), settings.gradient_tolerance)
+    failures, failed = [], set()
+    for cls, make, reference, grad in cases:
+        try:
+            failure = _cache_kept(cls, make(), reference, x, grad, settings.gradient_tolerance, failed)
+        except StudentException as exc:
+            if cls != "MLP":
+                raise
+            failure = f"MLP: {exc}"
         if failure:
             failures.append(failure)
-            continue
-        module.call("backward", dout)
-        module.call("clear_cache")
-        kept = _cached_arrays(module.get("__dict__"), len(x))
-        if kept:
-            failures.append(f"{cls}: after clear_cache() still holds batch data in " + ", ".join(kept))
+            failed.add(cls)
     finish(check, failures, len(cases))
+
+
+def _cache_kept(
+    cls: str, module, reference, x: np.ndarray, dout: np.ndarray | None, tol: float, failed: set[str]
+) -> str | None:
+    """forward, backward (unless ``dout`` is None), clear_cache(), then the failure naming whatever still
+    holds batch data (for the MLP: in a layer whose class passed its own part, named in ``failed``)."""
+    # Only a module that computes something has a cache to clear: its forward must be right.
+    out, _ = module.call("forward", x)
+    failure = compare(f"{cls}.forward", out, reference.forward(x), tol)
+    if failure:
+        return failure
+    if dout is not None:
+        module.call("backward", dout)
+    module.call("clear_cache")
+    if cls != "MLP":
+        kept = _cached_arrays(module.get("__dict__"), len(x))
+        return f"{cls}: after clear_cache() still holds batch data in " + ", ".join(kept) if kept else None
+    # MLP.clear_cache() clears every layer (the handout). Only forward runs before it, which fills every
+    # layer's cache: a wrong backward, or a layer's own incomplete clear_cache, costs its own part only.
+    kept = [
+        f"layers[{i}].{where}"
+        for i, layer in enumerate(reference.layers)
+        if type(layer).__name__ not in failed
+        for where in _cached_arrays(module.get("layers", i, "__dict__"), len(x))
+    ]
+    return "MLP: after clear_cache() its layers still hold batch data in " + ", ".join(kept) if kept else None
 
 
 @hidden

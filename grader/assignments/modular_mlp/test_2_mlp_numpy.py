@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.pack import CheckFailed, as_array, as_float, needs, points, title
+from grader.pack import CheckFailed, StudentException, as_array, as_float, needs, points, title
 from reference.modular_mlp import mlp_numpy as ref
 from reference.modular_mlp.modules import CrossEntropyModule
 
@@ -47,7 +47,7 @@ def read_params(model, count: int = len(SIZES) - 1) -> list[dict[str, object]]:
 
 
 @points(5)
-@title("MLP: layers in order, initialised from numpy's seed, forward gives probabilities")
+@title("MLP: layers in order, initialised from numpy's seed (also with no hidden layer), forward gives probabilities")
 def test_mlp_init_and_forward(student, check, settings):
     state = np.random.get_state()
     try:
@@ -61,6 +61,28 @@ def test_mlp_init_and_forward(student, check, settings):
         for key in ("weight", "bias"):
             failure = compare(f"layers[{2 * i}].params['{key}'] after MLP(...)", got[key], layer.params[key], 1e-12)
             wrong += [failure] if failure else []
+    # With no hidden layer the only Linear is the input layer (std sqrt(1/in), the handout).
+    state = np.random.get_state()
+    try:
+        np.random.seed(6)
+        alone = ref.MLP(SIZES[0], [], SIZES[-1]).linear_layers()[0]
+    finally:
+        np.random.set_state(state)
+    try:
+        model = student.new(MLP_NUMPY, "MLP", SIZES[0], [], SIZES[-1], seed=6)
+        weight = model.get("layers", 0, "params", "weight")
+    except StudentException as exc:
+        weight, failure = None, f"MLP(6, [], 3) (no hidden layer): {exc}"
+    else:
+        failure = compare("MLP(6, [], 3): layers[0].params['weight']", weight, alone.params["weight"], 1e-12)
+        if failure and type(weight) is np.ndarray and weight.shape == alone.params["weight"].shape:
+            got, wanted = float(np.asarray(weight, dtype=np.float64).std()), float(alone.params["weight"].std())
+            if not abs(got - wanted) < 0.05 * wanted:  # the scale, not only the values, is off
+                failure = (
+                    f"MLP(6, [], 3): layers[0] weight std {got:.3f}, expected about {wanted:.3f} (with no hidden "
+                    "layer the only Linear is the input layer: std sqrt(1/in))"
+                )
+    wrong += [failure] if failure else []
     failures = wrong[:1]
     params, x, _ = problem(21)
     model = student_mlp(student, params)

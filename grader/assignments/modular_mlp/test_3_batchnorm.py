@@ -13,7 +13,19 @@ import numpy as np
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
-from grader.pack import CheckFailed, Student, as_array, as_dict, hidden, needs, points, preload, title
+from grader.pack import (
+    CheckFailed,
+    Remote,
+    Student,
+    StudentException,
+    as_array,
+    as_dict,
+    hidden,
+    needs,
+    points,
+    preload,
+    title,
+)
 from reference.modular_mlp import custom_batchnorm as ref
 
 from . import mutants
@@ -84,13 +96,42 @@ def student_function(student: Student, eps: float) -> type[torch.autograd.Functi
     return Submission
 
 
+def initial_parameters(module: Remote, d: int) -> str | None:
+    """The failure when a new module's parameters are not gamma (ones) then beta (zeros), as the handout says."""
+    _, arrays = module.torch_params()
+    got = [np.asarray(a, dtype=np.float64) if type(a) is np.ndarray else a for a in arrays[:2]]
+    if len(got) == 2 and all(type(a) is np.ndarray and a.shape == (d,) for a in got):
+        if np.array_equal(got[0], np.ones(d)) and np.array_equal(got[1], np.zeros(d)):
+            return None
+        gamma, beta = (np.array2string(a, precision=3, separator=", ") for a in got)
+        return f"initial parameters: gamma = {gamma}, beta = {beta}; expected gamma ones, then beta zeros"
+    shapes = [tuple(a.shape) if type(a) is np.ndarray else type(a).__name__ for a in arrays]
+    return (
+        f"initial parameters: got {len(arrays)} of shapes {shapes}; expected gamma ({d},) ones, then beta ({d},) zeros"
+    )
+
+
+def shape_not_checked(module: Remote, x: np.ndarray) -> str | None:
+    """The failure when forward accepts an input with the wrong number of features (it must raise)."""
+    wrong = x[:, :1]  # (N, 1): broadcasts against (n_neurons,) parameters, so only a shape check stops it
+    try:
+        module.call("forward", wrong, as_tensor=True)
+    except StudentException:
+        return None
+    return (
+        f"forward(input) of shape {wrong.shape} with n_neurons = {x.shape[1]} returned a result; "
+        "it must check the shape and raise"
+    )
+
+
 @points(5)
-@title("CustomBatchNormAutograd: per-feature mean, biased variance, eps inside the square root")
+@title("CustomBatchNormAutograd: gamma/beta init, shape check, per-feature mean, biased variance, eps inside the sqrt")
 def test_autograd_module(student, check, settings):
     tol = settings.gradient_tolerance
     p = bn_problem(31)
     expected = reference_grads(p, EPS)
     module = student.new(BATCHNORM, "CustomBatchNormAutograd", 4, EPS, seed=0)
+    initial = initial_parameters(module, 4)
     module.torch_load([p["gamma"].astype(np.float32), p["beta"].astype(np.float32)])
     reply = module.autograd(p["x"], grad_output=p["dout"], wrt=(0,))
     value = as_dict(reply, "reply", ["value"])["value"]
@@ -99,6 +140,9 @@ def test_autograd_module(student, check, settings):
     if failure:
         failures.append(failure)
         mistake_in(check, value, mutants.BN_FORWARD, p["x"], p["gamma"], p["beta"], EPS)
+    else:
+        failure = shape_not_checked(module, p["x"])
+        failures += [failure] if failure else []
     failure = compare("dx by autograd through your forward", grad_list(reply, "grads", 1)[0], expected["dx"], tol)
     failures += [failure] if failure else []
     params = grad_list(reply, "param_grads", 2)
@@ -110,7 +154,9 @@ def test_autograd_module(student, check, settings):
         )
         if f
     ]
-    failures += wrong[:1]
+    # One part for gamma and beta: their initial values and their gradients.
+    wrong = ([initial] if initial else []) + wrong[:1]
+    failures += ["; ".join(wrong)] if wrong else []
     finish(check, failures, 3)
 
 
@@ -153,24 +199,27 @@ def test_manual_function(student, check, settings):
 
 
 @points(4)
-@title("CustomBatchNormManualModule: forward and gradients through the Function")
+@title("CustomBatchNormManualModule: gamma/beta init, shape check, forward and gradients through the Function")
 def test_manual_module(student, check, settings):
     tol = settings.gradient_tolerance
     p = bn_problem(34)
     expected = reference_grads(p, EPS)
     module = student.new(BATCHNORM, "CustomBatchNormManualModule", 4, EPS, seed=0)
+    initial = initial_parameters(module, 4)
     module.torch_load([p["gamma"].astype(np.float32), p["beta"].astype(np.float32)])
     reply = module.autograd(p["x"], grad_output=p["dout"], wrt=(0,))
-    failures = [
-        f for f in [compare("forward(x)", as_dict(reply, "reply", ["value"])["value"], expected["out"], tol)] if f
-    ]
+    failure = compare("forward(x)", as_dict(reply, "reply", ["value"])["value"], expected["out"], tol)
+    failures = [failure or shape_not_checked(module, p["x"])]
+    failures = [f for f in failures if f]
     grads = grad_list(reply, "grads", 1) + grad_list(reply, "param_grads", 2)
     wrong = [
         f
         for f in (compare(n, grads[i], expected[n], PARAM_GRAD_LIMIT) for i, n in enumerate(("dx", "dgamma", "dbeta")))
         if f
     ]
-    failures += wrong[:1]
+    # One part for the gradients and the parameters they belong to (gamma ones and beta zeros at first).
+    wrong = ([initial] if initial else []) + wrong[:1]
+    failures += ["; ".join(wrong)] if wrong else []
     finish(check, failures, 2)
 
 
