@@ -39,6 +39,11 @@ CHOSEN = (
     "mlp-no-bias",
     "no-zero-grad",
     "weight-decay-ignored",
+    "loss-unshifted-logsumexp",
+    "loss-log-epsilon",
+    "mlp-sgd-momentum",
+    "mlp-loss-history-tensors",
+    "mlp-val-acc-count",
 )
 BY_NAME = {v.name: v for v in VARIANTS}
 
@@ -145,3 +150,56 @@ def test_error_patterns():
     off[[0, 1], [2, 0]] += 0.05
     assert "only the true-class entries" in patterns.describe_probs(off, probs, y=np.array([2, 0]))
     assert "sum to 1" in patterns.describe_probs(off, probs)
+
+
+def _first_named(loss: float, expected: float, params, X, y, reg) -> str | None:
+    """What the loss checks name: the first catalogue entry within 1e-9, else the float32 pattern."""
+    for name, fn in mutants.LOSS_MUTANTS:
+        if abs(fn(params, X, y, reg)[0] - loss) < 1e-9 * max(1.0, abs(loss)):
+            return name
+    pattern = patterns.describe_scalar(loss, expected, len(y))
+    return mutants.FLOAT32_MISTAKE if pattern and patterns.FLOAT32_WORDS in pattern else None
+
+
+def test_epsilon_in_the_log_and_float32_are_named_apart():
+    """-log(p + 1e-8) shifts the loss by float32-sized amounts: it must be named as the epsilon, while a
+    loss computed in float32 (written out here, not taken from the catalogue) is still named float32."""
+    rng = np.random.default_rng(3)
+    params = {"W1": rng.normal(size=(5, 6)), "b1": rng.normal(size=6), "W2": rng.normal(size=(6, 3))}
+    params["b2"] = rng.normal(size=3)
+    X, y, reg = rng.normal(size=(7, 5)), np.array([0, 1, 2, 0, 1, 2, 2]), 0.05
+    expected, _ = loss_and_grads(params, X, y, reg)
+    z3 = np.maximum(X @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+    p = np.exp(z3 - z3.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    penalty = reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    with_epsilon = float(np.mean(-np.log(p[np.arange(7), y] + 1e-8)) + penalty)
+    assert "epsilon added inside the log" in _first_named(with_epsilon, expected, params, X, y, reg)
+    f32 = {k: v.astype(np.float32) for k, v in params.items()}
+    z3 = np.maximum(X.astype(np.float32) @ f32["W1"] + f32["b1"], 0) @ f32["W2"] + f32["b2"]
+    p = np.exp(z3 - z3.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    in_float32 = float(np.mean(-np.log(p[np.arange(7), y])) + reg * (np.sum(f32["W1"] ** 2) + np.sum(f32["W2"] ** 2)))
+    assert _first_named(in_float32, expected, params, X, y, reg) == mutants.FLOAT32_MISTAKE
+
+
+def test_train_mlp_history_format():
+    """The handout's format for train_mlp's histories, as the values arrive from the worker: Python floats
+    (numpy floats arrive as floats) pass; a tensor (an array of shape (1,)) or a count does not."""
+    from grader.assignments.hlcv_ex2.test_4_mlp import history_problem
+
+    good = {"loss_history": [0.7, 0.5, 0.4, 0.3], "val_acc_history": [0.5, 1]}
+    assert history_problem(good, steps=4, epochs=2) is None
+    arrays = {"loss_history": np.array([0.7, 0.5, 0.4, 0.3]), "val_acc_history": np.array([0.5, 1.0])}
+    assert history_problem(arrays, steps=4, epochs=2) is None
+    acc_tensor = dict(good, val_acc_history=[np.array([0.5], dtype=np.float32), 0.75])
+    assert history_problem(acc_tensor, steps=4, epochs=2) is None
+    tensors = dict(good, loss_history=[np.array([0.7], dtype=np.float32)] * 4)
+    line, name = history_problem(tensors, steps=4, epochs=2)
+    assert "loss.item()" in line and "loss.item()" in name
+    line, name = history_problem(dict(good, val_acc_history=[12, 14]), steps=4, epochs=2)
+    assert "[0, 1]" in line and "count" in name
+    line, _ = history_problem(dict(good, loss_history=[0.7, 0.5]), steps=4, epochs=2)
+    assert "expected 4" in line
+    line, _ = history_problem(dict(good, val_acc_history=[0.5]), steps=4, epochs=2)
+    assert "expected a list of 2" in line

@@ -307,6 +307,24 @@ MISTAKES = [
         ("2 * reg * W1", "reg * np.sign(W1)"),
     ),
     _n("log10", TL, r"log10", ("-np.log(probs[", "-np.log10(probs[")),
+    _n(
+        "loss-log-epsilon",
+        TL,
+        r"epsilon added inside the log",
+        ("-np.log(probs[np.arange(N), y])", "-np.log(probs[np.arange(N), y] + 1e-8)"),
+    ),
+    _n(
+        "loss-unshifted-logsumexp",
+        "test_stable_softmax",
+        r"raw scores",
+        (
+            """        correct_logprobs = -np.log(probs[np.arange(N), y])
+        data_loss = np.sum(correct_logprobs) / N
+""",
+            """        data_loss = np.mean(np.log(np.sum(np.exp(z3), axis=1)) - z3[np.arange(N), y])
+""",
+        ),
+    ),
     _n("no-relu-forward", TP, r"without ReLU", ("        a2 = np.maximum(0, z2)\n", "        a2 = z2\n")),
     _n("sigmoid-forward", TP, r"sigmoid", ("        a2 = np.maximum(0, z2)\n", "        a2 = 1 / (1 + np.exp(-z2))\n")),
     _n("b2-missing-forward", TP, r"b2 left out", ("        z3 = a2.dot(W2) + b2\n", "        z3 = a2.dot(W2)\n")),
@@ -410,6 +428,7 @@ MISTAKES = [
         ),
     ),
     _n("predict-argmin", "test_predict", r"argmin", ("np.argmax(probs, axis=1)", "np.argmin(probs, axis=1)")),
+    _n("predict-argmax-axis0", "test_predict", r"axis 0", ("np.argmax(probs, axis=1)", "np.argmax(probs, axis=0)")),
     _t("mlp-no-relu", "test_mlp_layers", r"without ReLU", ("            layers.append(nn.ReLU())\n", "")),
     _t(
         "mlp-relu-last",
@@ -465,6 +484,39 @@ MISTAKES = [
         "test_train_mlp",
         r"softmax applied before",
         ("criterion(outputs, y_batch)", "criterion(torch.softmax(outputs, dim=1), y_batch)"),
+    ),
+    _t(
+        "mlp-sgd-momentum",
+        "test_train_mlp",
+        r"momentum=0\.9",
+        (
+            "torch.optim.SGD(model.parameters(), lr=learning_rate, weight_decay=weight_decay)",
+            "torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=0.9, weight_decay=weight_decay)",
+        ),
+    ),
+    _t(
+        "mlp-optimizer-per-epoch",
+        "test_train_mlp",
+        r"anew in every epoch",
+        (
+            "        model.train()\n",
+            """        model.train()
+        if optimizer == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+""",
+        ),
+    ),
+    _t(
+        "mlp-loss-history-tensors",
+        "test_train_mlp",
+        r"loss\.item\(\)",
+        ("            loss_history.append(loss.item())\n", "            loss_history.append(loss)\n"),
+    ),
+    _t(
+        "mlp-val-acc-count",
+        "test_train_mlp",
+        r"count",
+        ("(predicted == y_val).float().mean().item()", "(predicted == y_val).sum().item()"),
     ),
 ]
 

@@ -100,6 +100,11 @@ def student_net(student: Student, params: dict[str, np.ndarray]) -> Remote:
 def loss_and_grads_of(net: Remote, X: np.ndarray, y: np.ndarray, reg: float, params: dict) -> tuple[float, dict]:
     """Call ``net.loss(X, y, reg)`` and validate the ``(loss, grads)`` reply strictly."""
     value, _ = net.call("loss", X, y=y, reg=reg)
+    return loss_and_grads_reply(value, params)
+
+
+def loss_and_grads_reply(value: Any, params: dict) -> tuple[float, dict]:
+    """Validate a ``loss(X, y, reg)`` reply strictly: ``(loss, grads)`` with finite values of the right shapes."""
     if type(value) is not list or len(value) != 2:
         raise CheckFailed("loss(X, y, reg) must return a tuple (loss, grads)")
     loss = as_float(value[0], "loss")

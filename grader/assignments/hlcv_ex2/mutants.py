@@ -63,6 +63,7 @@ def _loss(
     bias_grad: str = "sum",
     log10: bool = False,
     ce_all: bool = False,
+    log_epsilon: float = 0.0,
     hidden: str = "relu",
     scores_relu: bool = False,
     bias: str = "both",
@@ -75,7 +76,7 @@ def _loss(
     rows = np.arange(n)
     log = np.log10 if log10 else np.log
     with np.errstate(divide="ignore"):
-        data = -log(probs) if ce_all else -log(probs[rows, y])
+        data = -log(probs + log_epsilon) if ce_all else -log(probs[rows, y] + log_epsilon)
     norm = (lambda w: np.sum(np.abs(w))) if l1 else (lambda w: np.sum(w**2))
     scale = reg / n if reg_over_n else reg
     penalty = sum(norm(params[k]) for k in reg_loss_keys)
@@ -113,6 +114,19 @@ def _mutant(**switches: Any) -> LossFn:
 
 
 FLOAT32_MISTAKE = "computed in float32 (np.float32 arrays lose precision; keep float64)"
+
+#: The small constants students add inside the log "to avoid log(0)". Each shifts the loss by about
+#: epsilon / p: for 1e-8 that is ~1e-8, an error of the size float32 rounding leaves, so without these
+#: entries (tried before the float32 one) the mistake would be named float32.
+LOG_EPSILONS = (1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10)
+
+
+def log_epsilon_mistake(epsilon: float) -> str:
+    return (
+        f"epsilon added inside the log (-log(p + {epsilon:g})): the handout's loss is mean(-log p[i, y_i]), "
+        "with no epsilon"
+    )
+
 
 #: Mistakes in the forward pass, the loss or its gradient: (description, function with the reference's
 #: signature). Order matters only where two variants give the same output on an input.
@@ -179,6 +193,7 @@ LOSS_MUTANTS: list[tuple[str, LossFn]] = [
     ("b1 left out of the forward pass (z2 = X W1 + b1)", _mutant(bias="no-b1")),
     ("b2 left out of the forward pass (z3 = a2 W2 + b2)", _mutant(bias="no-b2")),
     ("softmax normalised over axis 0 (columns) instead of each row (axis=1)", _mutant(axis=0)),
+    *((log_epsilon_mistake(eps), _mutant(log_epsilon=eps)) for eps in LOG_EPSILONS),
     (FLOAT32_MISTAKE, _mutant(dtype=np.float32)),
 ]
 
@@ -317,6 +332,12 @@ TRAIN_MLP_MISTAKES = {
     "sum-loss": "loss summed over the batch (reduction='sum') instead of averaged",
     "step-before-backward": "optimizer.step() called before loss.backward(): the step finds no gradient",
     "mse": "mean squared error on one-hot labels instead of nn.CrossEntropyLoss",
+    "sgd-momentum": (
+        "torch.optim.SGD built with momentum=0.9: the handout's optimizer='sgd' is plain SGD (lr and weight_decay only)"
+    ),
+    "optimizer-per-epoch": (
+        "optimizer created anew in every epoch (Adam's running averages restart): create it once, before the loop"
+    ),
 }
 
 

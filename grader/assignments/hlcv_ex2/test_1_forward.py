@@ -14,6 +14,7 @@ from .fixtures import (
     NUMPY_MODULE,
     fresh_problem,
     loss_and_grads_of,
+    loss_and_grads_reply,
     name_or_describe,
     random_problem,
     same,
@@ -166,8 +167,16 @@ def test_vectorised_forward(student, check):
         check.note("vectorised; the probabilities differ from the reference (see the probability checks)")
 
 
+#: Added to every class score in the loss part of the stable-softmax check: exp() of the raw scores
+#: overflows (exp(1000) = inf), while the scores of a row stay a few units apart, so every p[i, y_i] is
+#: far from underflowing and the handout's -log p[i, y_i] is finite.
+SCORE_OFFSET = 1e3
+#: Relative error allowed on that loss: stability is checked here, precision by the toy loss checks.
+STABLE_LOSS_LIMIT = 1e-8
+
+
 @pytest.mark.points(4)
-@pytest.mark.title("Softmax is numerically stable on huge scores")
+@pytest.mark.title("Softmax and loss are numerically stable on huge scores")
 def test_stable_softmax(student, check):
     params, X, y = random_problem(7, n=6, d=5, h=8, c=3, scale=1.0)
     X = X * 1e3  # scores in the thousands: exp() overflows unless the row max is subtracted
@@ -182,3 +191,41 @@ def test_stable_softmax(student, check):
     if not difference < 1e-7:
         name_or_describe(check, _probs_mistakes(params, X, probs), describe_probs(probs, expected))
         raise CheckFailed(f"probabilities on large scores: sum of absolute differences {difference:.1e} (limit 1e-07)")
+    _stable_loss(student, check)
+
+
+def _stable_loss(student, check) -> None:
+    """loss(X, y, reg) where every score is about SCORE_OFFSET must be finite and, when the loss is right
+    on the same problem without the offset, the reference's. A loss wrong on ordinary scores too is
+    left to the loss checks (it is not a matter of stability), so it does not cost these points twice."""
+    params, X, y = random_problem(8, n=7, d=5, h=6, c=4)
+    huge = dict(params, b2=params["b2"] + SCORE_OFFSET)
+    reg = 0.05
+    expected, _ = loss_and_grads(huge, X, y, reg)
+    value, _ = student_net(student, huge).call("loss", X, y=y, reg=reg)
+    loss = value[0] if type(value) is list and len(value) == 2 else None
+    if type(loss) is np.ndarray and loss.size == 1 and loss.dtype.kind == "f":
+        loss = float(loss.item())
+    if type(loss) is float and not np.isfinite(loss):
+        check.diagnose(
+            "loss computed from the raw scores (log(sum(exp(z3))) overflows): take -log p[i, y_i] of the "
+            "stable probabilities, or log-sum-exp of the row-max-shifted scores"
+        )
+        raise CheckFailed(
+            f"loss(X, y) is {loss} for scores around 1e3 (expected {expected:.10f}): compute it from the "
+            "shifted scores, not exp(z3)"
+        )
+    loss, _ = loss_and_grads_reply(value, huge)
+    if _loss_close(loss, expected):
+        return
+    ordinary, _ = loss_and_grads_of(student_net(student, params), X, y, reg, params)
+    if _loss_close(ordinary, loss_and_grads(params, X, y, reg)[0]):
+        raise CheckFailed(
+            f"loss(X, y) for scores around 1e3: got {loss:.10f}, expected {expected:.10f}, though it is right "
+            "for the same scores 1e3 lower: compute it from the row-max-shifted scores"
+        )
+    check.note("the loss is finite on huge scores; its value is wrong on ordinary scores too (see the loss checks)")
+
+
+def _loss_close(loss: float, expected: float) -> bool:
+    return abs(loss - expected) < STABLE_LOSS_LIMIT * max(1.0, abs(expected))

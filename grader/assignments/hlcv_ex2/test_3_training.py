@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.engine.compare import CheckFailed, as_array, as_dict, require_relative
+from grader.engine.compare import CheckFailed, as_array, as_dict, describe, require_relative
+from grader.pack import StudentException
 from reference.hlcv_ex2 import toy
 from reference.hlcv_ex2.two_layernet import (
     PARAM_NAMES,
@@ -25,6 +26,30 @@ from .mutants import TRAIN_MISTAKES, sgd_rules, train_params_variant
 pytestmark = pytest.mark.needs(NUMPY_FILE)
 
 HISTORY_LIMIT = 1e-8
+
+
+def call_train(check, net, X: np.ndarray, y: np.ndarray, **kwargs) -> tuple:
+    """``net.train(X, y, X, y, **kwargs)``. When it raises, and the submission's predict (which the
+    handout's given train calls for its accuracies) does not return one label per row, say so: the
+    error then comes from predict, not from the training loop."""
+    try:
+        return net.call("train", X, y, X, y, **kwargs)
+    except StudentException:
+        _hint_predict(check, net, X)
+        raise
+
+
+def _hint_predict(check, net, X: np.ndarray) -> None:
+    try:
+        labels, _ = net.call("predict", X)
+    except StudentException:
+        return
+    if not (type(labels) is np.ndarray and labels.shape == (len(X),)):
+        got = f"shape {labels.shape}" if type(labels) is np.ndarray else describe(labels)
+        check.note(
+            f"train() calls your predict() in its given accuracy lines, and predict(X) returns {got} for "
+            f"{len(X)} samples instead of one label per row: fix predict (see the predict check)"
+        )
 
 
 def _read_step(extras: dict, shapes: dict) -> tuple[dict, dict]:
@@ -132,7 +157,7 @@ def test_loss_history(student, check):
     net = student_net(student, start)
     np.random.seed(5)
     expected = train_params(params, X, y, X, y, **TRAIN_SETTINGS)["loss_history"]
-    stats, _ = net.call("train", X, y, X, y, seed=5, **TRAIN_SETTINGS)
+    stats, _ = call_train(check, net, X, y, seed=5, **TRAIN_SETTINGS)
     as_dict(stats, "train(...) result", ["loss_history", "train_acc_history", "val_acc_history"])
     got = _trained_params(net, shapes)
     if all(same(got[k], params[k], HISTORY_LIMIT) for k in PARAM_NAMES):
@@ -157,7 +182,7 @@ def test_toy_training(student, check, toy_xy, hidden_seed):
     follow the reference on a fresh problem drawn from ``hidden_seed``."""
     X, y = toy_xy
     net = student.new(NUMPY_MODULE, "TwoLayerNet", 4, 10, 3, std=0.1, seed=0)
-    net.call("train", X, y, X, y, seed=1, **toy.TOY_TRAIN_KWARGS)
+    call_train(check, net, X, y, seed=1, **toy.TOY_TRAIN_KWARGS)
     shapes = {"W1": (4, 10), "b1": (10,), "W2": (10, 3), "b2": (3,)}
     final, _ = loss_and_grads(_trained_params(net, shapes), X, y, toy.TOY_TRAIN_KWARGS["reg"])
     if not final <= toy.TRAIN_LOSS_MAX:
@@ -166,7 +191,7 @@ def test_toy_training(student, check, toy_xy, hidden_seed):
         )
     params, fx, fy, _ = fresh_problem(hidden_seed, 4)
     fresh = student_net(student, params)
-    fresh.call("train", fx, fy, fx, fy, seed=2, **FRESH_TRAIN)
+    call_train(check, fresh, fx, fy, seed=2, **FRESH_TRAIN)
     np.random.seed(2)
     expected = {k: v.copy() for k, v in params.items()}
     train_params(expected, fx, fy, fx, fy, **FRESH_TRAIN)
@@ -191,6 +216,9 @@ def test_predict(student, check):
             check.diagnose("predict returns float labels: return integers (argmax gives int64)")
     if type(labels) is np.ndarray and labels.shape == (50, 5):
         check.diagnose("predict returns the probabilities: return the argmax over axis 1")
+    if type(labels) is np.ndarray and labels.shape == (5,):
+        if np.array_equal(labels, np.argmax(forward_probs(params, X), axis=0)):
+            check.diagnose("predict takes the argmax over axis 0 (one per class): take it over axis 1, one per sample")
     labels = as_array(labels, "predict(X)", (50,), kinds="iu")
     expected = predict_labels(params, X)
     wrong = int((labels != expected).sum())

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.engine.compare import CheckFailed, as_array, as_dict
+from grader.engine.compare import CheckFailed, as_array, as_dict, describe
 
 from .fixtures import TORCH_FILE, TORCH_MODULE, reference_mlp, student_mlp_built
 from .mutants import MLP_FORWARD_MISTAKES, TRAIN_MLP_MISTAKES
@@ -190,15 +190,83 @@ def _max_error(got: list[np.ndarray], want: list[np.ndarray]) -> float:
     return max(float(np.max(np.abs(g - w) / (1 + np.abs(w)))) for g, w in zip(got, want, strict=True))
 
 
+#: Said once when the trained weights match neither the reference nor a catalogue mistake.
+TRAIN_MLP_CAUSES = (
+    "the trained weights match no common mistake; look at, in turn: the optimizer's construction and "
+    "arguments (torch.optim.Adam or plain torch.optim.SGD, with lr=learning_rate and "
+    "weight_decay=weight_decay, created once), the batches (the given torch.manual_seed(seed) and one "
+    "torch.randperm per epoch, taken in order), the loss (nn.CrossEntropyLoss on the logits) and the model"
+)
+
+
+def _float_entry(value: Any) -> float | None:
+    """A history entry as a float: a Python number, or a one-element array (a 0-d tensor comes back from
+    the worker as a numpy array of shape (1,)); None for anything else."""
+    if type(value) is np.ndarray and value.size == 1 and value.ndim <= 1 and value.dtype.kind in "fiu":
+        return float(value.item())
+    if type(value) in (int, float):
+        return float(value)
+    return None
+
+
+def history_problem(stats: dict, steps: int, epochs: int) -> tuple[str, str | None] | None:
+    """What breaks the handout's contract for train_mlp's histories, as (feedback line, mistake name or
+    None); None when both are right. Only the format is checked, never the values reported."""
+    losses, accs = stats["loss_history"], stats["val_acc_history"]
+    if type(losses) is np.ndarray and losses.ndim == 1 and losses.dtype.kind == "f":
+        losses = losses.tolist()
+    if type(losses) is not list:
+        return f"loss_history must be a list of floats, got {describe(losses)}", None
+    if len(losses) != steps:
+        return (
+            f"loss_history has {len(losses)} entries for {epochs} epochs of {steps // epochs} steps: "
+            f"expected {steps}, the loss of every step",
+            None,
+        )
+    odd = next((i for i, v in enumerate(losses) if type(v) is not float), None)
+    if odd is not None:
+        value = losses[odd]
+        if _float_entry(value) is not None and type(value) is np.ndarray:
+            return (
+                f"loss_history[{odd}] is {describe(value)} (a tensor arrives as one), not a float: append loss.item()",
+                "loss_history holds tensors instead of floats: append loss.item(), not loss",
+            )
+        return f"loss_history[{odd}] is {describe(value)}, expected a float (loss.item())", None
+    if type(accs) is np.ndarray and accs.ndim == 1:
+        accs = accs.tolist()
+    if type(accs) is not list or len(accs) != epochs:
+        got = f"{len(accs)} entries" if type(accs) is list else describe(accs)
+        return f"val_acc_history: {got}, expected a list of {epochs}, one accuracy per epoch", None
+    values = [_float_entry(v) for v in accs]
+    odd = next((i for i, v in enumerate(values) if v is None), None)
+    if odd is not None:
+        return f"val_acc_history[{odd}] is {describe(accs[odd])}, expected a number (an accuracy)", None
+    outside = next((i for i, v in enumerate(values) if not 0 <= v <= 1), None)
+    if outside is not None:
+        counts = all(v.is_integer() for v in values)
+        return (
+            f"val_acc_history[{outside}] is {values[outside]:g}, outside [0, 1]: the accuracy is the fraction "
+            "of correct predictions",
+            "validation accuracy reported as a count of correct predictions: divide by the number of samples"
+            if counts
+            else None,
+        )
+    return None
+
+
 @pytest.mark.points(6)
-@pytest.mark.title("train_mlp follows the reference: SGD, Adam, with and without weight decay")
+@pytest.mark.title("train_mlp follows the reference (SGD, Adam, weight decay); its histories in the handout's format")
 def test_train_mlp(student, check, hidden_seed):
     """For each optimizer setting: from the same initial weights and seed (so the same batches), the
-    trained weights must equal the reference's; the model must then be deterministic in evaluation."""
+    trained weights must equal the reference's; the model must then be deterministic in evaluation.
+    The histories returned are checked for the handout's format only (one float loss per step, one
+    accuracy in [0, 1] per epoch): a wrong format halves the points."""
     X, y = blobs(int(np.random.default_rng([hidden_seed, 47]).integers(2**31)), 96)
     shapes = expected_shapes(*TRAIN_MLP_SIZES)
     start = grader_weights([hidden_seed, 48], shapes)
-    passed, failures = 0, []
+    epochs, batch_size = TRAIN_MLP_RUN["epochs"], TRAIN_MLP_RUN["batch_size"]
+    steps = epochs * -(-len(X) // batch_size)
+    passed, failures, history, unexplained = 0, [], None, False
     for optimizer, lr, wd in TRAIN_MLP_SETTINGS:
         setting = dict(TRAIN_MLP_RUN, learning_rate=lr, weight_decay=wd, optimizer=optimizer, seed=3)
         model = model_with(student, check, TRAIN_MLP_SIZES, start)
@@ -208,6 +276,7 @@ def test_train_mlp(student, check, hidden_seed):
         ]
         stats, _ = student.call(TORCH_MODULE, "train_mlp", model.ref, X, y, X[:16], y[:16], *positional)
         as_dict(stats, "train_mlp(...) result", ["loss_history", "val_acc_history"])
+        history = history or history_problem(stats, steps, epochs)
         _, got = model.torch_params()
         got = [as_array(a, "trained parameter", s) for a, s in zip(got, shapes, strict=False)]
         if len(got) != len(shapes):
@@ -228,12 +297,13 @@ def test_train_mlp(student, check, hidden_seed):
                     check.diagnose(description)
                     break
             else:
-                if _max_error(got, start) == 0:
-                    check.note("the weights did not change at all during training")
-                else:
+                if not unexplained:
+                    unexplained = True
+                    unchanged = _max_error(got, start) == 0
                     check.note(
-                        "the handout fixes the batches (torch.manual_seed(seed), then one torch.randperm per epoch "
-                        "taken in order) and the loss (nn.CrossEntropyLoss on the logits): keep both as given"
+                        "the weights did not change at all during training"
+                        if unchanged
+                        else _unexplained_note(student, check, start, X)
                     )
     if not failures:
         X_test = X[:8]
@@ -241,6 +311,29 @@ def test_train_mlp(student, check, hidden_seed):
         if not (type(first) is np.ndarray and type(second) is np.ndarray and np.array_equal(first, second)):
             check.diagnose("forward is random after train_mlp: call model.eval() (dropout or noise must be off)")
             raise CheckFailed("after train_mlp, forward(x) gave different outputs for the same input")
-    check.partial(passed / len(TRAIN_MLP_SETTINGS))
+    fraction = passed / len(TRAIN_MLP_SETTINGS)
+    if history is not None:
+        line, mistake = history
+        failures.append(line)
+        if mistake and check.diagnosis is None:
+            check.diagnose(mistake)
+        fraction /= 2
+    check.partial(fraction)
     if failures:
         raise CheckFailed("; ".join(failures))
+
+
+def _unexplained_note(student, check, start: list[np.ndarray], X: np.ndarray) -> str:
+    """The causes to look at when no catalogue mistake explains the trained weights; the model first
+    when its forward pass already differs from Linear, ReLU, ..., Linear before training."""
+    model = model_with(student, check, TRAIN_MLP_SIZES, start)
+    logits = model.forward(X[:16])
+    expected = mlp_logits(start, X[:16])
+    if not (type(logits) is np.ndarray and logits.shape == expected.shape):
+        return "before training, forward(x) does not return logits of shape (N, num_classes): see the MLP checks"
+    if not float(np.max(np.abs(logits - expected) / (1 + np.abs(expected)))) < LOGIT_LIMIT:
+        return (
+            "before training, your model's forward already differs from Linear, ReLU, ..., Linear (see the MLP "
+            "layers check): train_mlp trains that model, so its weights differ too"
+        )
+    return TRAIN_MLP_CAUSES

@@ -14,6 +14,9 @@ import numpy as np
 
 from .fixtures import reference_optimizers
 
+#: The momentum of the "sgd-momentum" mistake: the value students copy from tutorials.
+SGD_MOMENTUM = 0.9
+
 
 def mlp_logits(arrays: Sequence[np.ndarray], X: np.ndarray, mistake: str | None = None) -> np.ndarray:
     """Float64 logits of the network the arrays describe; ``mistake`` a key of MLP_FORWARD_MISTAKES."""
@@ -59,10 +62,16 @@ def train_mlp_variant(
     elif mistake == "always-sgd":
         optimizer = "sgd"
     wd = 0.0 if mistake == "no-weight-decay" else weight_decay
+    if optimizer != "sgd" and mistake == "sgd-momentum":
+        return []  # a mistake of SGD alone
+    if optimizer == "sgd" and mistake == "optimizer-per-epoch":
+        return []  # plain SGD keeps no state: rebuilding it changes nothing
     if mistake == "lr-ignored":
         opt = torch.optim.Adam(model.parameters(), weight_decay=wd) if optimizer == "adam" else None
         if opt is None:
             return []  # torch.optim.SGD has no default learning rate: that mistake raises instead
+    elif mistake == "sgd-momentum":
+        opt = torch.optim.SGD(model.parameters(), lr=learning_rate, momentum=SGD_MOMENTUM, weight_decay=wd)
     else:
         opt = mlp._make_optimizer(optimizer, model, learning_rate, wd)
     torch.manual_seed(seed)
@@ -71,6 +80,8 @@ def train_mlp_variant(
     criterion = nn.CrossEntropyLoss(reduction="sum" if mistake == "sum-loss" else "mean")
     model.train()
     for _ in range(epochs):
+        if mistake == "optimizer-per-epoch":
+            opt = mlp._make_optimizer(optimizer, model, learning_rate, wd)
         order = torch.randperm(Xt.shape[0])
         for start in range(0, Xt.shape[0], batch_size):
             batch = order[start : start + batch_size]
