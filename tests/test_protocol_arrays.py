@@ -11,7 +11,7 @@ import io
 import numpy as np
 import pytest
 
-from grader.worker.protocol import ProtocolError, load_array
+from grader.worker.protocol import ProtocolError, decode_value, encode_value, load_array
 
 
 def _frame(array: np.ndarray) -> bytes:
@@ -69,3 +69,12 @@ def test_numpys_frames_come_back_equal_and_writable(array: np.ndarray) -> None:
 def test_a_frame_that_is_not_a_plain_numeric_array_is_refused(frame: bytes, words: str) -> None:
     with pytest.raises(ProtocolError, match=words):
         load_array(frame)
+
+
+@pytest.mark.parametrize("array", ARRAYS, ids=lambda a: f"{a.dtype}{a.shape}")
+def test_an_array_sent_across_keeps_its_shape_dtype_and_values(array: np.ndarray) -> None:
+    blobs: list[bytes] = []
+    back = decode_value(encode_value(array, blobs), blobs)
+    # A 0-d array (a torch scalar's .numpy(), np.array(x)) stays 0-d: a scalar, not a list of one.
+    assert back.shape == array.shape and back.dtype == array.dtype
+    assert np.array_equal(back, array)

@@ -153,7 +153,8 @@ def encode_value(value: Any, blobs: list[bytes], *, _depth: int = 0) -> Any:
         if value.dtype.kind not in ALLOWED_DTYPE_KINDS:
             raise TypeError(f"an array of dtype {value.dtype} cannot be sent (only numeric arrays)")
         buf = io.BytesIO()
-        np.save(buf, np.ascontiguousarray(value), allow_pickle=False)
+        # ascontiguousarray turns a 0-d array into shape (1,): the reshape keeps the shape it was given.
+        np.save(buf, np.ascontiguousarray(value).reshape(value.shape), allow_pickle=False)
         blobs.append(buf.getvalue())
         return {"$a": len(blobs) - 1}
     if type(value) is Ref:

@@ -200,8 +200,8 @@ TRAIN_MLP_CAUSES = (
 
 
 def _float_entry(value: Any) -> float | None:
-    """A history entry as a float: a Python number, or a one-element array (a 0-d tensor comes back from
-    the worker as a numpy array of shape (1,)); None for anything else."""
+    """A history entry as a float: a Python number, or a one-element array (a tensor comes back from the
+    worker as a numpy array: a 0-d one for ``loss``, shape (1,) for ``loss.view(1)``); None for anything else."""
     if type(value) is np.ndarray and value.size == 1 and value.ndim <= 1 and value.dtype.kind in "fiu":
         return float(value.item())
     if type(value) in (int, float):
