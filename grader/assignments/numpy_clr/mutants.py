@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from reference.numpy_clr import compute_cost, cyclical_eta, evaluate_classifier, mini_batch_gd
+from reference.numpy_clr.problems import CONFIG_1, CONFIG_1_LAM
 
 Arrays = tuple[np.ndarray, ...]
 
@@ -42,6 +43,13 @@ LEFTOVER_BATCH = (
 PARTIAL_EPOCH_DROPPED = (
     "last, partial epoch dropped (make exactly 2*n_s*cycles updates and record the history after the last one)"
 )
+ETA_BOUNDS_IGNORED = (
+    "mini_batch_gd ignores params['eta_min'] and params['eta_max'] (configuration 1's 1e-5 and 1e-1 "
+    "written in): pass the params' values to cyclical_eta"
+)
+CYCLES_IGNORED = "mini_batch_gd ignores params['cycles']: the run makes exactly 2 * n_s * cycles updates"
+N_BATCH_IGNORED = "mini_batch_gd ignores params['n_batch'] (configuration 1's batch of 100 written in)"
+LAM_IGNORED = "mini_batch_gd ignores its lam argument (configuration 1's 0.01 written in)"
 
 
 # -- forward pass and cost ---------------------------------------------------------------------
@@ -207,4 +215,24 @@ TRAINING_MUTANTS: list[tuple[str, Callable[..., Any]]] = [
 UNEVEN_MUTANTS: list[tuple[str, Callable[..., Any]]] = [
     (LEFTOVER_BATCH, _training(leftover_batch=True)),
     (PARTIAL_EPOCH_DROPPED, _training(whole_epochs=True)),
+]
+
+
+def _ignoring(*keys: str, lam: bool = False) -> Callable[..., Any]:
+    """mini_batch_gd with configuration 1's values in place of the given params (and of lam)."""
+
+    def train(X, Y, X_val, Y_val, params, W1, b1, W2, b2, lam_given, **more):
+        fixed = {**params, **{key: CONFIG_1[key] for key in keys}}
+        return mini_batch_gd(X, Y, X_val, Y_val, fixed, W1, b1, W2, b2, CONFIG_1_LAM if lam else lam_given, **more)
+
+    return train
+
+
+#: Mistakes that only show when the settings differ from configuration 1's (the trajectory check's
+#: third run): arguments of mini_batch_gd replaced by configuration 1's values.
+SETTINGS_MUTANTS: list[tuple[str, Callable[..., Any]]] = [
+    (ETA_BOUNDS_IGNORED, _ignoring("eta_min", "eta_max")),
+    (CYCLES_IGNORED, _ignoring("cycles")),
+    (N_BATCH_IGNORED, _ignoring("n_batch")),
+    (LAM_IGNORED, _ignoring(lam=True)),
 ]

@@ -25,7 +25,7 @@ from reference.numpy_clr.problems import (
 )
 
 from .fixtures import FILE, MODULE, arrays_of, gradient_shapes, shaped
-from .mutants import ETA_IN_SCHEDULE, ETA_MISUSED, REG_IN_LOSS, TRAINING_MUTANTS, UNEVEN_MUTANTS
+from .mutants import ETA_IN_SCHEDULE, ETA_MISUSED, REG_IN_LOSS, SETTINGS_MUTANTS, TRAINING_MUTANTS, UNEVEN_MUTANTS
 
 pytestmark = needs(FILE)
 
@@ -44,6 +44,11 @@ LIST_NAMES = {
     "loss_val": "the validation loss",
     "acc_val": "the validation accuracy",
 }
+#: The third run: the reduced configuration 1's data with every setting other than configuration 1's,
+#: so that a mini_batch_gd that writes in configuration 1's n_batch, eta_min, eta_max, cycles or lam
+#: instead of using its arguments does not pass (100 updates: 5 epochs of 20 batches).
+OTHER_SETTINGS = {"n_batch": 50, "eta_min": 1e-4, "eta_max": 5e-2, "n_s": 25, "cycles": 2}
+OTHER_LAM = 0.003
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,17 @@ class Run:
     match_epochs: int | None
 
 
-def _run(label: str, data: tuple[np.ndarray, ...], mutants: list, match_epochs: int | None) -> Run:
+def _run(
+    label: str,
+    data: tuple[np.ndarray, ...],
+    mutants: list,
+    match_epochs: int | None,
+    params: dict = REDUCED,
+    lam: float = CONFIG_1_LAM,
+) -> Run:
     X, Y, X_val, Y_val = data
     start = init_weights(REDUCED_D, HIDDEN, K, REDUCED_INIT_SEED)
-    args = (X, Y, X_val, Y_val, dict(REDUCED), *start, CONFIG_1_LAM)
+    args = (X, Y, X_val, Y_val, dict(params), *start, lam)
     for array in (X, Y, X_val, Y_val, *start):
         array.setflags(write=False)  # shared between gradings: nobody may change it
     *weights, history = mini_batch_gd(*args)
@@ -78,14 +90,23 @@ def _uneven_label() -> str:
     return f"the uneven run ({UNEVEN_N} columns: {left_over} left over, last epoch ends after {updates})"
 
 
+def _other_label() -> str:
+    s = OTHER_SETTINGS
+    return (
+        f"the run with other settings (n_batch {s['n_batch']}, eta {s['eta_min']:g}..{s['eta_max']:g}, "
+        f"n_s {s['n_s']}, {s['cycles']} cycles, lam {OTHER_LAM:g})"
+    )
+
+
 @functools.cache
-def reference_runs() -> tuple[Run, Run]:
-    """The reduced configuration 1 (10 full epochs) and the uneven run (the same on its first 950
-    images: 9 batches an epoch, 50 columns left over, the 100th update one into the 12th epoch).
-    Fixed: computed once per process."""
+def reference_runs() -> tuple[Run, Run, Run]:
+    """The reduced configuration 1 (10 full epochs), the uneven run (the same on its first 950
+    images: 9 batches an epoch, 50 columns left over, the 100th update one into the 12th epoch) and
+    the same data with other settings (``OTHER_SETTINGS``, ``OTHER_LAM``). Fixed: computed once per process."""
     return (
         _run("reduced configuration 1", reduced_data(), TRAINING_MUTANTS, MATCH_EPOCHS),
         _run(_uneven_label(), uneven_data(), UNEVEN_MUTANTS, None),
+        _run(_other_label(), reduced_data(), SETTINGS_MUTANTS, None, OTHER_SETTINGS, OTHER_LAM),
     )
 
 
@@ -194,8 +215,9 @@ def _grade_run(student, check, settings, run: Run) -> None:
 
 @points(16)
 @title(
-    "mini_batch_gd: reduced configuration 1 and an uneven run of it (950 images: leftover columns, "
-    "partial last epoch), per-epoch history and weights equal the reference's (rel. error < 1e-8)"
+    "mini_batch_gd: reduced configuration 1, an uneven run of it (950 images: leftover columns, "
+    "partial last epoch) and a run with other settings, per-epoch history and weights equal the "
+    "reference's (rel. error < 1e-8)"
 )
 def test_trajectory(student, check, settings):
     for run in reference_runs():
