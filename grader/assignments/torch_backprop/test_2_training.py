@@ -44,6 +44,8 @@ BATCH = 16
 LR = 0.05
 #: (momentum, weight decay) of the visible checks.
 SETTINGS = [(0.0, 0.0), (0.9, 0.0), (0.0, 0.01), (0.9, 0.01)]
+#: Named when a run without momentum and weight_decay is not the (0, 0) run.
+DEFAULTS_MISTAKE = "default momentum or weight_decay not 0: the signature's defaults are momentum=0, weight_decay=0"
 #: What the loss history must hold, said when only the loss history is wrong.
 LOSS_HISTORY = "each entry is the mean of that epoch's batch losses, loss.item()"
 
@@ -197,6 +199,8 @@ def check_manual_sgd(
     runs = student_runs(student, problem, EPOCHS, call)
     wrong, parameters_right = compare_epochs(runs, expected, losses, limit)
     if not wrong:
+        if momentum == 0 and decay == 0:
+            check_defaults(student, check, problem, lr, expected[0], limit)
         return
     setting = f"momentum={momentum}, weight_decay={decay}: "
     if parameters_right:
@@ -208,6 +212,27 @@ def check_manual_sgd(
     if mistake:
         check.diagnose(mistake)
     raise CheckFailed(setting + "; ".join(wrong[:3]))
+
+
+def check_defaults(
+    student: Student, check: Check, problem: Problem, lr: float, expected: list[np.ndarray], limit: float
+) -> None:
+    """One epoch without the momentum and weight_decay arguments must be the (0, 0) run: the
+    handout's signature has the defaults ``momentum=0, weight_decay=0``."""
+    loss_fn = student.new(MODULE, "SquaredError")
+    loader = data_objects(student, problem.X, problem.Y, BATCH)
+    model = student_net(student, problem)
+    student.call(MODULE, "train_manual_update", 1, lr, model.ref, loss_fn.ref, loader.ref)
+    arrays = student_arrays(model, problem, "after 1 epoch with the default momentum and weight_decay")
+    for name, got, want in zip(param_names(problem.depth), arrays, expected, strict=True):
+        error, where = relative_error(got, want)
+        if not error < limit:
+            check.diagnose(DEFAULTS_MISTAKE)
+            raise CheckFailed(
+                "called without momentum and weight_decay, train_manual_update does not train as with"
+                f" momentum=0, weight_decay=0 ({name} after 1 epoch: max relative error {error:.1e} at {where});"
+                " the handout's defaults are momentum=0, weight_decay=0"
+            )
 
 
 @points(7)
@@ -241,6 +266,9 @@ def test_hidden_manual_sgd(student, check, settings, hidden_seed):
     check_manual_sgd(student, check, problem, lr, momentum, decay, settings.training_tolerance)
 
 
+#: Samples of ``train``'s problem: not a multiple of ``BATCH``, so its last batch is smaller.
+TRAIN_SAMPLES = 2 * BATCH + 12
+
 #: Optimizers ``train`` is run with: (label, dotted class in the handout's module, keyword arguments).
 OPTIMIZERS = [
     ("SGD with momentum", "torch.optim.SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.01}),
@@ -253,7 +281,8 @@ OPTIMIZERS = [
 def test_train_with_optimizer(student, check, settings):
     import torch
 
-    problem = training_problem(11)
+    # 44 samples: batches of 16, 16 and 12, so a loss history averaged over the samples differs.
+    problem = training_problem(11, n=TRAIN_SAMPLES)
     wrong: list[str] = []
     passed = 0
     for label, dotted, kwargs in OPTIMIZERS:
@@ -272,6 +301,15 @@ def test_train_with_optimizer(student, check, settings):
         elif parameters_right:
             limit = settings.training_tolerance
             wrong.append(f"{label}: " + only_losses_differ("the reference loop", runs, losses, limit))
+            if label.startswith("SGD") and check.diagnosis is None:
+                mistake = history_mistake(
+                    runs,
+                    loss_history_mutants(
+                        problem, EPOCHS, kwargs["lr"], kwargs["momentum"], kwargs["weight_decay"], losses
+                    ),
+                )
+                if mistake:
+                    check.diagnose(mistake)
         else:
             wrong.append(f"{label}: " + "; ".join(found[:2]))
             if label.startswith("SGD") and check.diagnosis is None:
