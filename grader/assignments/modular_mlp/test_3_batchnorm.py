@@ -9,6 +9,8 @@ with centred differences of its forward; nothing the worker says about itself is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.autograd.gradcheck import GradcheckError
@@ -112,16 +114,38 @@ def initial_parameters(module: Remote, d: int) -> str | None:
 
 
 def shape_not_checked(module: Remote, x: np.ndarray) -> str | None:
-    """The failure when forward accepts an input with the wrong number of features (it must raise)."""
-    wrong = x[:, :1]  # (N, 1): broadcasts against (n_neurons,) parameters, so only a shape check stops it
+    """The failure when forward accepts an input that is not ``(N, n_neurons)`` (it must raise): the
+    wrong number of features, or one sample without the batch dimension."""
+    # (N, 1) broadcasts against (n_neurons,) parameters and (n_neurons,) passes a check of the last
+    # dimension only: only a check of the whole shape stops both.
+    for wrong in (x[:, :1], x[0]):
+        try:
+            module.call("forward", wrong, as_tensor=True)
+        except StudentException:
+            continue
+        return (
+            f"forward(input) of shape {wrong.shape} with n_neurons = {x.shape[1]} returned a result; "
+            "it must check the shape and raise unless the input is (N, n_neurons)"
+        )
+    return None
+
+
+#: The default ``eps`` of the modules and of the Function (the handout's signatures).
+DEFAULT_EPS = 1e-5
+
+
+def default_eps_failure(run: Callable[[], object], p: dict[str, np.ndarray], what: str) -> str | None:
+    """The failure when ``run()`` (the output without an ``eps`` argument, gamma ones and beta zeros
+    unless ``p`` holds them) is not the output with the handout's default eps = 1e-5."""
     try:
-        module.call("forward", wrong, as_tensor=True)
-    except StudentException:
-        return None
-    return (
-        f"forward(input) of shape {wrong.shape} with n_neurons = {x.shape[1]} returned a result; "
-        "it must check the shape and raise"
-    )
+        value = run()
+    except StudentException as exc:
+        return f"{what} without eps: {exc} (the default must be eps=1e-5, the handout's signature)"
+    d = p["x"].shape[1]
+    q = {"x": p["x"], "gamma": p.get("gamma", np.ones(d)), "beta": p.get("beta", np.zeros(d)), "dout": p["x"]}
+    expected = reference_grads(q, DEFAULT_EPS)["out"]
+    failure = compare(f"{what} without eps", value, expected, 1e-6)
+    return failure and f"{failure}: the default must be eps=1e-5 (the handout's signature)"
 
 
 @points(5)
@@ -141,8 +165,16 @@ def test_autograd_module(student, check, settings):
         failures.append(failure)
         mistake_in(check, value, mutants.BN_FORWARD, p["x"], p["gamma"], p["beta"], EPS)
     else:
-        failure = shape_not_checked(module, p["x"])
-        failures += [failure] if failure else []
+        wrong = [
+            shape_not_checked(module, p["x"]),
+            default_eps_failure(
+                lambda: student.new(BATCHNORM, "CustomBatchNormAutograd", 4, seed=0).forward(p["x"]),
+                {"x": p["x"]},
+                "CustomBatchNormAutograd(4)",
+            ),
+        ]
+        wrong = [f for f in wrong if f]
+        failures += ["; ".join(wrong)] if wrong else []
     failure = compare("dx by autograd through your forward", grad_list(reply, "grads", 1)[0], expected["dx"], tol)
     failures += [failure] if failure else []
     params = grad_list(reply, "param_grads", 2)
@@ -185,6 +217,14 @@ def test_manual_function(student, check, settings):
                 p["beta"],
                 EPS,
             )
+    else:
+        # apply(input, gamma, beta) without eps uses the default of the handout's forward signature.
+        def without_eps() -> object:
+            reply = student.autograd(BATCHNORM, FUNCTION, p["x"], p["gamma"], p["beta"])
+            return as_dict(reply, "reply", ["value"])["value"]
+
+        failure = default_eps_failure(without_eps, p, f"{FUNCTION}(input, gamma, beta)")
+        failures += [failure] if failure else []
     wrong = [f for f in (compare(n, grads[i + 1], expected[n], tol) for i, n in enumerate(("dgamma", "dbeta"))) if f]
     failures += wrong[:1]
     small = bn_problem(33, n=4, d=3)
@@ -209,8 +249,17 @@ def test_manual_module(student, check, settings):
     module.torch_load([p["gamma"].astype(np.float32), p["beta"].astype(np.float32)])
     reply = module.autograd(p["x"], grad_output=p["dout"], wrt=(0,))
     failure = compare("forward(x)", as_dict(reply, "reply", ["value"])["value"], expected["out"], tol)
-    failures = [failure or shape_not_checked(module, p["x"])]
-    failures = [f for f in failures if f]
+    if not failure:
+        wrong = [
+            shape_not_checked(module, p["x"]),
+            default_eps_failure(
+                lambda: student.new(BATCHNORM, "CustomBatchNormManualModule", 4, seed=0).forward(p["x"]),
+                {"x": p["x"]},
+                "CustomBatchNormManualModule(4)",
+            ),
+        ]
+        failure = "; ".join(f for f in wrong if f) or None
+    failures = [failure] if failure else []
     grads = grad_list(reply, "grads", 1) + grad_list(reply, "param_grads", 2)
     wrong = [
         f
