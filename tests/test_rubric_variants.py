@@ -44,6 +44,8 @@ CHOSEN = (
     "mlp-sgd-momentum",
     "mlp-loss-history-tensors",
     "mlp-val-acc-count",
+    "loss-default-reg-nonzero",
+    "mlp-default-optimizer-sgd",
 )
 BY_NAME = {v.name: v for v in VARIANTS}
 

@@ -518,6 +518,18 @@ MISTAKES = [
         r"count",
         ("(predicted == y_val).float().mean().item()", "(predicted == y_val).sum().item()"),
     ),
+    _n(
+        "loss-default-reg-nonzero",
+        "test_loss_data_term_and_regulariser",
+        r"default reg",
+        ("    def loss(self, X, y=None, reg=0.0):\n", "    def loss(self, X, y=None, reg=5e-6):\n"),
+    ),
+    _t(
+        "mlp-default-optimizer-sgd",
+        "test_train_mlp",
+        r"defaults differ",
+        ('weight_decay=0.0, optimizer="adam", seed=0', 'weight_decay=0.0, optimizer="sgd", seed=0'),
+    ),
 ]
 
 VARIANTS = CORRECT + MISTAKES

@@ -125,6 +125,18 @@ def test_loss_data_term_and_regulariser(student, check):
                 name_or_describe(
                     check, _loss_mistakes(params, X, y, reg, loss), describe_scalar(loss, expected, len(y))
                 )
+    if not any(f.startswith("data loss") for f in failures):
+        # The handout's signature is loss(X, y=None, reg=0.0): without reg, the data loss alone.
+        expected, _ = loss_and_grads(params, X, y, 0.0)
+        value, _ = net.call("loss", X, y=y)
+        loss, _ = loss_and_grads_reply(value, params)
+        if not abs(loss - expected) < 1e-10:
+            failures.append(
+                f"loss(X, y) without reg: got {loss:.10f}, expected the data loss {expected:.10f} "
+                "(the handout's default is reg=0.0)"
+            )
+            if check.diagnosis is None:
+                check.diagnose("loss() has a non-zero default reg: the handout's signature is loss(X, y=None, reg=0.0)")
     check.partial(1 - len(failures) / 2)
     if failures:
         raise CheckFailed("; ".join(failures))

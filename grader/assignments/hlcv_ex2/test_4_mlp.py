@@ -182,6 +182,11 @@ def blobs(seed: int, n: int, d: int = 20, classes: int = 4) -> tuple[np.ndarray,
 TRAIN_MLP_SETTINGS = (("sgd", 0.1, 0.0), ("sgd", 0.1, 0.05), ("adam", 0.01, 0.0), ("adam", 0.01, 0.05))
 TRAIN_MLP_SIZES = (20, [16], 4)
 TRAIN_MLP_RUN = {"epochs": 2, "batch_size": 32}
+#: The setting run with the handout's defaults (weight_decay=0.0, optimizer="adam", seed=0) left out of the call.
+DEFAULTS_SETTING = ("adam", 0.01, 0.0)
+DEFAULT_ARGS = {"weight_decay": 0.0, "optimizer": "adam", "seed": 0}
+#: train_mlp's arguments after the data, in the handout's order.
+TRAIN_MLP_ARGS = ("epochs", "batch_size", "learning_rate", "weight_decay", "optimizer", "seed")
 #: Max error between the trained float32 weights and the reference's, relative to 1 + |weight|.
 TRAINED_LIMIT = 1e-4
 
@@ -268,25 +273,33 @@ def test_train_mlp(student, check, hidden_seed):
     steps = epochs * -(-len(X) // batch_size)
     passed, failures, history, unexplained = 0, [], None, False
     for optimizer, lr, wd in TRAIN_MLP_SETTINGS:
+        defaults = (optimizer, lr, wd) == DEFAULTS_SETTING
         setting = dict(TRAIN_MLP_RUN, learning_rate=lr, weight_decay=wd, optimizer=optimizer, seed=3)
-        model = model_with(student, check, TRAIN_MLP_SIZES, start)
-        # All positional: ``seed`` as a keyword would be taken by student.call as the worker's seed.
-        positional = [
-            setting[k] for k in ("epochs", "batch_size", "learning_rate", "weight_decay", "optimizer", "seed")
-        ]
-        stats, _ = student.call(TORCH_MODULE, "train_mlp", model.ref, X, y, X[:16], y[:16], *positional)
-        as_dict(stats, "train_mlp(...) result", ["loss_history", "val_acc_history"])
+        if defaults:
+            setting.update(DEFAULT_ARGS)
+        # With the defaults left out, only the arguments before weight_decay are passed.
+        positional = [setting[k] for k in TRAIN_MLP_ARGS[: 3 if defaults else None]]
+        stats, got, model = _train_student_mlp(student, check, start, shapes, X, y, positional)
         history = history or history_problem(stats, steps, epochs)
-        _, got = model.torch_params()
-        got = [as_array(a, "trained parameter", s) for a, s in zip(got, shapes, strict=False)]
-        if len(got) != len(shapes):
-            raise CheckFailed("train_mlp changed the model's parameters")
         expected = train_mlp_variant(start, X, y, **setting)
         error = _max_error(got, expected)
         label = f"{optimizer}, lr={lr}, weight_decay={wd}"
         if error < TRAINED_LIMIT:
             passed += 1
             continue
+        if defaults:
+            explicit = _train_student_mlp(student, check, start, shapes, X, y, [setting[k] for k in TRAIN_MLP_ARGS])[1]
+            if _max_error(explicit, expected) < TRAINED_LIMIT:
+                failures.append(
+                    "train_mlp(model, X_train, y_train, X_val, y_val, epochs, batch_size, learning_rate) trains "
+                    "otherwise than with weight_decay=0.0, optimizer='adam', seed=0 given: keep the handout's "
+                    "defaults"
+                )
+                if check.diagnosis is None:
+                    check.diagnose(
+                        "train_mlp's defaults differ from the handout's (weight_decay=0.0, optimizer='adam', seed=0)"
+                    )
+                continue
         failures.append(
             f"{label}: trained weights differ from the reference's by {error:.1e} (limit {TRAINED_LIMIT:.0e})"
         )
@@ -321,6 +334,20 @@ def test_train_mlp(student, check, hidden_seed):
     check.partial(fraction)
     if failures:
         raise CheckFailed("; ".join(failures))
+
+
+def _train_student_mlp(student, check, start, shapes, X, y, positional: list) -> tuple[Any, list[np.ndarray], Any]:
+    """The student's train_mlp run from the weights ``start`` with these positional arguments after the
+    data (all positional: ``seed`` as a keyword would be taken by student.call as the worker's seed): its
+    result, validated as a dict of the two histories, the trained parameters and the model."""
+    model = model_with(student, check, TRAIN_MLP_SIZES, start)
+    stats, _ = student.call(TORCH_MODULE, "train_mlp", model.ref, X, y, X[:16], y[:16], *positional)
+    as_dict(stats, "train_mlp(...) result", ["loss_history", "val_acc_history"])
+    _, got = model.torch_params()
+    got = [as_array(a, "trained parameter", s) for a, s in zip(got, shapes, strict=False)]
+    if len(got) != len(shapes):
+        raise CheckFailed("train_mlp changed the model's parameters")
+    return stats, got, model
 
 
 def _unexplained_note(student, check, start: list[np.ndarray], X: np.ndarray) -> str:
