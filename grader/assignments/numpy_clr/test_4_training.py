@@ -10,7 +10,17 @@ from typing import Any
 
 import numpy as np
 
-from grader.pack import CheckFailed, StudentException, as_dict, as_float, needs, points, title
+from grader.pack import (
+    CheckFailed,
+    StudentException,
+    as_dict,
+    as_float,
+    needs,
+    points,
+    relative_errors,
+    title,
+    worst,
+)
 from reference.numpy_clr import HISTORY_KEYS, cyclical_eta, init_weights, mini_batch_gd
 from reference.numpy_clr.problems import (
     CONFIG_1_LAM,
@@ -103,10 +113,11 @@ def reference_runs() -> tuple[Run, Run, Run]:
     """The reduced configuration 1 (10 full epochs), the uneven run (the same on its first 950
     images: 9 batches an epoch, 50 columns left over, the 100th update one into the 12th epoch) and
     the same data with other settings (``OTHER_SETTINGS``, ``OTHER_LAM``). Fixed: computed once per process."""
+    reduced = reduced_data()
     return (
-        _run("reduced configuration 1", reduced_data(), TRAINING_MUTANTS, MATCH_EPOCHS),
+        _run("reduced configuration 1", reduced, TRAINING_MUTANTS, MATCH_EPOCHS),
         _run(_uneven_label(), uneven_data(), UNEVEN_MUTANTS, None),
-        _run(_other_label(), reduced_data(), SETTINGS_MUTANTS, None, OTHER_SETTINGS, OTHER_LAM),
+        _run(_other_label(), reduced, SETTINGS_MUTANTS, None, OTHER_SETTINGS, OTHER_LAM),
     )
 
 
@@ -123,12 +134,8 @@ def history_of(value: object, epochs: int) -> dict[str, np.ndarray]:
     return out
 
 
-def _relative(a: np.ndarray, e: np.ndarray) -> np.ndarray:
-    return np.abs(a - e) / np.maximum(1e-8, np.abs(a) + np.abs(e))
-
-
 def _worst(a: np.ndarray, e: np.ndarray) -> float:
-    return float(np.max(_relative(a, e)))
+    return worst(relative_errors(a, e))[0]
 
 
 def _name_mistake(check, run: Run, got: dict[str, np.ndarray]) -> str | None:
@@ -165,7 +172,7 @@ def _first_difference(got: dict[str, np.ndarray], expected: dict[str, list[float
     """The first epoch where a history list differs, and the first list (in HISTORY_KEYS order) there."""
     first: tuple[int, str] | None = None
     for key in HISTORY_KEYS:
-        off = np.flatnonzero(~(_relative(got[key], np.array(expected[key])) < limit))
+        off = np.flatnonzero(~(relative_errors(got[key], np.array(expected[key])) < limit))
         if off.size and (first is None or off[0] < first[0]):
             first = (int(off[0]), key)
     if first is None:

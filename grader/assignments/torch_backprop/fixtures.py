@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.pack import CheckFailed, Remote, Student, as_array, worst
+from grader.pack import CheckFailed, Remote, Student, as_array, relative_errors, worst
 
 MODULE = "backprop"
 FILE = "backprop.py"
@@ -82,7 +82,7 @@ def student_arrays(model: Remote, problem: Problem, what: str) -> list[np.ndarra
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> tuple[float, list[int]]:
     """The assignment's worst relative error, ``|a - e| / max(1e-8, |a| + |e|)``, and where."""
-    return worst(np.abs(actual - expected) / np.maximum(1e-8, np.abs(actual) + np.abs(expected)))
+    return worst(relative_errors(actual, expected))
 
 
 def data_objects(student: Student, X: object, Y: object, batch_size: int, shuffle: bool = False) -> Remote:

@@ -119,7 +119,6 @@ def sgd_trajectory(
     buffers: dict[int, torch.Tensor] = {}
     losses = []
     for _ in range(n_epochs):
-        total, batches = 0.0, 0
         seen: list[tuple[float, int]] = []
         for x, y in loader:
             if zero_grad:
@@ -140,10 +139,8 @@ def sgd_trajectory(
                     if weight_decay and decay_after_momentum:
                         g = g + weight_decay * p
                     p -= lr * g
-            total += loss.item()
-            batches += 1
             seen.append((loss.item(), len(x)))
-        losses.append(total / batches)
+        losses.append(sum(value for value, _ in seen) / len(seen))
         if batches_seen is not None:
             batches_seen.append(seen)
     return losses

@@ -119,6 +119,15 @@ def history_mistake(runs: list[tuple[list[np.ndarray], np.ndarray]], candidates:
     return None
 
 
+def first_wrong_parameter(arrays: list[np.ndarray], expected: list[np.ndarray], limit: float) -> str | None:
+    """``NAME: max relative error E at WHERE`` for the first parameter off by ``limit`` or more, else None."""
+    for name, got, want in zip(param_names(len(expected) // 2), arrays, expected, strict=True):
+        error, where = relative_error(got, want)
+        if not error < limit:
+            return f"{name}: max relative error {error:.1e} at {where}"
+    return None
+
+
 def compare_epochs(
     runs: list[tuple[list[np.ndarray], np.ndarray]], expected: list[list[np.ndarray]], losses: list[float], limit: float
 ) -> tuple[list[str], bool]:
@@ -126,14 +135,11 @@ def compare_epochs(
     whether every parameter after every epoch is right (so only loss histories can differ)."""
     wrong = []
     parameters_right = True
-    names = param_names(len(expected[0]) // 2)
     for epochs, (arrays, history) in enumerate(runs, start=1):
-        for name, got, want in zip(names, arrays, expected[epochs - 1], strict=True):
-            error, where = relative_error(got, want)
-            if not error < limit:
-                wrong.append(f"after {epochs} epoch(s), {name}: max relative error {error:.1e} at {where}")
-                parameters_right = False
-                break
+        off = first_wrong_parameter(arrays, expected[epochs - 1], limit)
+        if off:
+            wrong.append(f"after {epochs} epoch(s), {off}")
+            parameters_right = False
         error, where = relative_error(history, np.asarray(losses[:epochs]))
         if not error < limit:
             wrong.append(f"loss history of a {epochs}-epoch run {history.tolist()}, expected {losses[:epochs]}")
@@ -224,15 +230,14 @@ def check_defaults(
     model = student_net(student, problem)
     student.call(MODULE, "train_manual_update", 1, lr, model.ref, loss_fn.ref, loader.ref)
     arrays = student_arrays(model, problem, "after 1 epoch with the default momentum and weight_decay")
-    for name, got, want in zip(param_names(problem.depth), arrays, expected, strict=True):
-        error, where = relative_error(got, want)
-        if not error < limit:
-            check.diagnose(DEFAULTS_MISTAKE)
-            raise CheckFailed(
-                "called without momentum and weight_decay, train_manual_update does not train as with"
-                f" momentum=0, weight_decay=0 ({name} after 1 epoch: max relative error {error:.1e} at {where});"
-                " the handout's defaults are momentum=0, weight_decay=0"
-            )
+    off = first_wrong_parameter(arrays, expected, limit)
+    if off:
+        check.diagnose(DEFAULTS_MISTAKE)
+        raise CheckFailed(
+            "called without momentum and weight_decay, train_manual_update does not train as with"
+            f" momentum=0, weight_decay=0 (after 1 epoch, {off}); the handout's defaults are momentum=0,"
+            " weight_decay=0"
+        )
 
 
 @points(7)
@@ -313,7 +318,9 @@ def test_train_with_optimizer(student, check, settings):
         else:
             wrong.append(f"{label}: " + "; ".join(found[:2]))
             if label.startswith("SGD") and check.diagnosis is None:
-                candidates = mutant_runs(problem, EPOCHS, 0.05, 0.9, 0.01, expected[-1])
+                candidates = mutant_runs(
+                    problem, EPOCHS, kwargs["lr"], kwargs["momentum"], kwargs["weight_decay"], expected[-1]
+                )
                 mistake = first_match(runs[-1][0], [m for m in candidates if "never zeroed" in m[0]])
                 if mistake:
                     check.diagnose(mistake)
